@@ -1,0 +1,119 @@
+/* Design: what every kernel family shares.
+ *
+ * - Status codes: kernels return FNN_OK or an error code; the Cython wrapper
+ *   turns a non-zero status into a Python exception.  Inputs are validated in
+ *   Python before the call, so FNN_EINVAL is a last line of defence (for
+ *   example a label out of range), never the normal path.
+ * - Threads: every kernel takes n_threads explicitly.  Work below
+ *   FNN_PARALLEL_MIN elements runs on one thread, because starting a parallel
+ *   region costs more than the loop itself there.
+ * - Reductions are computed in fixed row blocks (one per requested thread)
+ *   and combined in block order, so a result depends on the thread count but
+ *   never on scheduling: same inputs and thread count, same bits.
+ * - Kernels are written once over REAL and instantiated for float and double
+ *   by including a *_impl.h file twice (see dense.c); <tgmath.h> picks the
+ *   float or double libm function from the argument type.
+ */
+#ifndef FASTNN_COMMON_H
+#define FASTNN_COMMON_H
+
+#include <stddef.h>
+
+#ifdef FASTNN_OPENMP
+#include <omp.h>
+#define FNN_PRAGMA(x) _Pragma(#x)
+#else
+#define FNN_PRAGMA(x)
+/* 1 when the kernels were built with OpenMP. */
+static inline int fnn_openmp_enabled(void)
+{
+#ifdef FASTNN_OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* OpenMP's default team size (OMP_NUM_THREADS, else the usable cores); 1 in a
+ * serial build. */
+static inline int fnn_default_threads(void)
+{
+#ifdef FASTNN_OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+#endif
+
+enum fnn_status {
+    FNN_OK = 0,
+    FNN_ENOMEM = 1,   /* a workspace could not be allocated */
+    FNN_EINVAL = 2    /* an argument the wrapper should have rejected */
+};
+
+/* Element type of every array argument of one call. */
+enum fnn_dtype {
+    FNN_FLOAT32 = 0,
+    FNN_FLOAT64 = 1
+};
+
+/* Calls name_f64 or name_f32 with the same arguments; void* arguments convert
+ * to the typed pointers implicitly.  Used by each family's entry points. */
+#define FNN_DISPATCH(dtype, name, ...) \
+    ((dtype) == FNN_FLOAT64 ? name##_f64(__VA_ARGS__) : name##_f32(__VA_ARGS__))
+
+enum fnn_activation {
+    FNN_LINEAR = 0,
+    FNN_RELU = 1,
+    FNN_LEAKY_RELU = 2,
+    FNN_TANH = 3,
+    FNN_SIGMOID = 4,
+    FNN_SOFTMAX = 5
+};
+
+/* Below this many elements a pass runs on one thread (measured: bench/). */
+#define FNN_PARALLEL_MIN 32768
+
+/* Upper bound on row blocks of a reduction (partials live on the stack). */
+#define FNN_MAX_BLOCKS 256
+
+static inline int fnn_threads_for(ptrdiff_t n_elements, int n_threads)
+{
+    if (n_threads < 1 || n_elements < FNN_PARALLEL_MIN)
+        return 1;
+    return n_threads > FNN_MAX_BLOCKS ? FNN_MAX_BLOCKS : n_threads;
+}
+
+/* Rows [*lo, *hi) of block `blk` when m rows are cut into n_blocks blocks. */
+static inline void fnn_block_rows(ptrdiff_t m, int n_blocks, int blk,
+                                  ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    ptrdiff_t base = m / n_blocks, extra = m % n_blocks;
+    *lo = blk * base + (blk < extra ? blk : extra);
+    *hi = *lo + base + (blk < extra ? 1 : 0);
+}
+
+/* 1 when the kernels were built with OpenMP. */
+static inline int fnn_openmp_enabled(void)
+{
+#ifdef FASTNN_OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* OpenMP's default team size (OMP_NUM_THREADS, else the usable cores); 1 in a
+ * serial build. */
+static inline int fnn_default_threads(void)
+{
+#ifdef FASTNN_OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+#endif

@@ -1,0 +1,205 @@
+/* Body of dense.c, instantiated once per REAL (float, double) with suffix SFX.
+ * Not a header to include anywhere else. */
+#define FNN_CAT_(a, b) a##_##b
+#define FNN_CAT(a, b) FNN_CAT_(a, b)
+#define FNN_NAME(base) FNN_CAT(base, SFX)
+
+static inline REAL FNN_NAME(sigmoid)(REAL z)
+{
+    /* Two branches so exp never overflows: exp of a non-positive number. */
+    if (z >= 0) {
+        return (REAL)1 / ((REAL)1 + exp(-z));
+    } else {
+        REAL e = exp(z);
+        return e / ((REAL)1 + e);
+    }
+}
+
+/* Row softmax of z (length n) into out (may alias z); returns nothing. */
+static inline void FNN_NAME(softmax_row)(const REAL *z, REAL *out, ptrdiff_t n)
+{
+    REAL mx = z[0];
+    for (ptrdiff_t j = 1; j < n; ++j)
+        mx = z[j] > mx ? z[j] : mx;
+    double s = 0.0;
+    for (ptrdiff_t j = 0; j < n; ++j) {
+        REAL e = exp(z[j] - mx);
+        out[j] = e;
+        s += e;
+    }
+    REAL inv = (REAL)(1.0 / s);
+    for (ptrdiff_t j = 0; j < n; ++j)
+        out[j] *= inv;
+}
+
+/* z = Z + b is stored back into Z (a no-op store when A is Z) and A = g(z). */
+#define FNN_FORWARD_ROW(G)                                                \
+    do {                                                                  \
+        if (b) {                                                          \
+            for (ptrdiff_t j = 0; j < n; ++j) {                           \
+                REAL z = zr[j] + b[j];                                    \
+                zr[j] = z;                                                \
+                ar[j] = (G);                                              \
+            }                                                             \
+        } else {                                                          \
+            for (ptrdiff_t j = 0; j < n; ++j) {                           \
+                REAL z = zr[j];                                           \
+                ar[j] = (G);                                              \
+            }                                                             \
+        }                                                                 \
+    } while (0)
+
+static int FNN_NAME(fnn_dense_activation_forward)(REAL *Z, const REAL *b, REAL *A,
+                                           ptrdiff_t m, ptrdiff_t n,
+                                           int activation, double slope,
+                                           int n_threads)
+{
+    const int nb = fnn_threads_for(m * n, n_threads);
+    const REAL a = (REAL)slope;
+    if (activation < FNN_LINEAR || activation > FNN_SOFTMAX)
+        return FNN_EINVAL;
+
+    FNN_PRAGMA(omp parallel for schedule(static) num_threads(nb) if(nb > 1))
+    for (int blk = 0; blk < nb; ++blk) {
+        ptrdiff_t lo, hi;
+        fnn_block_rows(m, nb, blk, &lo, &hi);
+        for (ptrdiff_t i = lo; i < hi; ++i) {
+            REAL *zr = Z + i * n;
+            REAL *ar = A + i * n;
+            switch (activation) {
+            case FNN_LINEAR:
+                FNN_FORWARD_ROW(z);
+                break;
+            case FNN_RELU:
+                FNN_FORWARD_ROW(z < 0 ? (REAL)0 : z);   /* NaN passes through */
+                break;
+            case FNN_LEAKY_RELU:
+                FNN_FORWARD_ROW(z < 0 ? a * z : z);
+                break;
+            case FNN_TANH:
+                FNN_FORWARD_ROW(tanh(z));
+                break;
+            case FNN_SIGMOID:
+                FNN_FORWARD_ROW(FNN_NAME(sigmoid)(z));
+                break;
+            case FNN_SOFTMAX:
+                if (b)
+                    for (ptrdiff_t j = 0; j < n; ++j)
+                        zr[j] += b[j];
+                FNN_NAME(softmax_row)(zr, ar, n);
+                break;
+            }
+        }
+    }
+    return FNN_OK;
+}
+#undef FNN_FORWARD_ROW
+
+static int FNN_NAME(fnn_dense_activation_backward)(const REAL *dA, const REAL *Z,
+                                            REAL *dZ, REAL *db,
+                                            ptrdiff_t m, ptrdiff_t n,
+                                            int activation, double slope,
+                                            int n_threads)
+{
+    const int nb = fnn_threads_for(m * n, n_threads);
+    const REAL a = (REAL)slope;
+    double *partial = NULL;
+    if (activation < FNN_LINEAR || activation > FNN_SOFTMAX)
+        return FNN_EINVAL;
+    if (db) {
+        partial = (double *)calloc((size_t)nb * (size_t)n, sizeof(double));
+        if (!partial)
+            return FNN_ENOMEM;
+    }
+
+    FNN_PRAGMA(omp parallel for schedule(static) num_threads(nb) if(nb > 1))
+    for (int blk = 0; blk < nb; ++blk) {
+        ptrdiff_t lo, hi;
+        fnn_block_rows(m, nb, blk, &lo, &hi);
+        double *acc = partial ? partial + (size_t)blk * (size_t)n : NULL;
+        for (ptrdiff_t i = lo; i < hi; ++i) {
+            const REAL *gr = dA + i * n;
+            const REAL *zr = Z + i * n;
+            REAL *dr = dZ + i * n;
+            switch (activation) {
+            case FNN_LINEAR:
+                if (dr != gr)
+                    for (ptrdiff_t j = 0; j < n; ++j) dr[j] = gr[j];
+                break;
+            case FNN_RELU:
+                for (ptrdiff_t j = 0; j < n; ++j)
+                    dr[j] = zr[j] > 0 ? gr[j] : (REAL)0;
+                break;
+            case FNN_LEAKY_RELU:
+                for (ptrdiff_t j = 0; j < n; ++j)
+                    dr[j] = zr[j] > 0 ? gr[j] : a * gr[j];
+                break;
+            case FNN_TANH:
+                for (ptrdiff_t j = 0; j < n; ++j) {
+                    REAL t = tanh(zr[j]);
+                    dr[j] = gr[j] * ((REAL)1 - t * t);
+                }
+                break;
+            case FNN_SIGMOID:
+                for (ptrdiff_t j = 0; j < n; ++j) {
+                    REAL s = FNN_NAME(sigmoid)(zr[j]);
+                    dr[j] = gr[j] * s * ((REAL)1 - s);
+                }
+                break;
+            case FNN_SOFTMAX: {
+                /* dZ_j = s_j * (dA_j - sum_k dA_k s_k), s recomputed from z so
+                 * that dZ may overwrite dA only after the row is read. */
+                REAL mx = zr[0];
+                for (ptrdiff_t j = 1; j < n; ++j)
+                    mx = zr[j] > mx ? zr[j] : mx;
+                double s = 0.0, dot = 0.0;
+                for (ptrdiff_t j = 0; j < n; ++j) {
+                    double e = (double)exp(zr[j] - mx);
+                    s += e;
+                    dot += e * (double)gr[j];
+                }
+                dot /= s;
+                const double inv = 1.0 / s;
+                for (ptrdiff_t j = 0; j < n; ++j) {
+                    double p = (double)exp(zr[j] - mx) * inv;
+                    dr[j] = (REAL)(p * ((double)gr[j] - dot));
+                }
+                break;
+            }
+            }
+            if (acc)
+                for (ptrdiff_t j = 0; j < n; ++j)
+                    acc[j] += (double)dr[j];
+        }
+    }
+
+    if (db) {
+        for (ptrdiff_t j = 0; j < n; ++j) {
+            double s = 0.0;
+            for (int blk = 0; blk < nb; ++blk)
+                s += partial[(size_t)blk * (size_t)n + j];
+            db[j] = (REAL)s;
+        }
+        free(partial);
+    }
+    return FNN_OK;
+}
+
+static int FNN_NAME(fnn_add_scaled)(REAL *y, const REAL *x, double alpha, ptrdiff_t n,
+                             int n_threads)
+{
+    const int nb = fnn_threads_for(n, n_threads);
+    const REAL al = (REAL)alpha;
+    FNN_PRAGMA(omp parallel for schedule(static) num_threads(nb) if(nb > 1))
+    for (int blk = 0; blk < nb; ++blk) {
+        ptrdiff_t lo, hi;
+        fnn_block_rows(n, nb, blk, &lo, &hi);
+        for (ptrdiff_t i = lo; i < hi; ++i)
+            y[i] += al * x[i];
+    }
+    return FNN_OK;
+}
+
+#undef FNN_NAME
+#undef FNN_CAT
+#undef FNN_CAT_

@@ -1,0 +1,55 @@
+/* Design: each loss is fused with the activation it belongs to, so that the
+ * numerically dangerous parts cancel analytically instead of in floating point.
+ *
+ * - softmax + cross-entropy: loss_i = logsumexp(z_i) - z_i[y_i], computed with
+ *   the row maximum subtracted; the gradient is (softmax(z_i) - y_i) / m and
+ *   never forms log(softmax).  One read of the row for the maximum, one pass
+ *   that writes exp(z - max) into dZ, one pass that scales it.
+ * - sigmoid + binary cross-entropy: loss = max(z, 0) - z*y + log1p(exp(-|z|)),
+ *   finite for every finite z; gradient (sigmoid(z) - y) / m.
+ * - MSE: mean over all elements (as torch.nn.MSELoss and Keras define it).
+ * Sums are taken per row block in double and combined in block order (see
+ * common.h), so the loss is reproducible for a given thread count.
+ */
+#include <stdlib.h>
+#include <tgmath.h>
+#include "loss.h"
+
+#define REAL float
+#define SFX f32
+#include "loss_impl.h"
+#undef REAL
+#undef SFX
+
+#define REAL double
+#define SFX f64
+#include "loss_impl.h"
+#undef REAL
+#undef SFX
+
+int fnn_softmax_xent_labels(int dtype, const void *Z, const int64_t *labels,
+                            void *dZ, ptrdiff_t m, ptrdiff_t k, double *loss,
+                            int n_threads)
+{
+    return FNN_DISPATCH(dtype, fnn_softmax_xent_labels, Z, labels, dZ, m, k,
+                        loss, n_threads);
+}
+
+int fnn_softmax_xent_probs(int dtype, const void *Z, const void *Y, void *dZ,
+                           ptrdiff_t m, ptrdiff_t k, double *loss, int n_threads)
+{
+    return FNN_DISPATCH(dtype, fnn_softmax_xent_probs, Z, Y, dZ, m, k, loss,
+                        n_threads);
+}
+
+int fnn_sigmoid_xent(int dtype, const void *Z, const void *Y, void *dZ,
+                     ptrdiff_t m, ptrdiff_t k, double *loss, int n_threads)
+{
+    return FNN_DISPATCH(dtype, fnn_sigmoid_xent, Z, Y, dZ, m, k, loss, n_threads);
+}
+
+int fnn_mse(int dtype, const void *P, const void *Y, void *dP, ptrdiff_t m,
+            ptrdiff_t k, double *loss, int n_threads)
+{
+    return FNN_DISPATCH(dtype, fnn_mse, P, Y, dP, m, k, loss, n_threads);
+}

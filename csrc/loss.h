@@ -1,0 +1,34 @@
+/* Loss kernels fused with their output activation.
+ *
+ * Each writes the mean loss over the m rows to *loss and, when dZ is not NULL,
+ * the gradient of that mean with respect to the pre-activation Z (for MSE:
+ * the prediction P), so the 1/m of the cost is already inside dZ.  dZ may
+ * alias Z.  Arrays are C-contiguous, row-major (m, k), of element type dtype.
+ */
+#ifndef FASTNN_LOSS_H
+#define FASTNN_LOSS_H
+
+#include <stdint.h>
+#include "common.h"
+
+/* IN Z (m, k), labels (m,) in [0, k); OUT dZ (m, k) or NULL; OUT loss.
+ * FNN_EINVAL, and nothing read out of bounds, if a label is out of range. */
+int fnn_softmax_xent_labels(int dtype, const void *Z, const int64_t *labels,
+                            void *dZ, ptrdiff_t m, ptrdiff_t k, double *loss,
+                            int n_threads);
+
+/* IN Z, Y (m, k), rows of Y one-hot or probabilities; OUT dZ or NULL, loss.
+ * With row sums s_i of Y: dZ = (softmax(Z) * s_i - Y) / m. */
+int fnn_softmax_xent_probs(int dtype, const void *Z, const void *Y, void *dZ,
+                           ptrdiff_t m, ptrdiff_t k, double *loss, int n_threads);
+
+/* IN Z, Y (m, k), Y in [0, 1]; OUT dZ or NULL, loss summed over the k
+ * outputs of a row and averaged over the m rows. */
+int fnn_sigmoid_xent(int dtype, const void *Z, const void *Y, void *dZ,
+                     ptrdiff_t m, ptrdiff_t k, double *loss, int n_threads);
+
+/* IN P, Y (m, k); OUT dP or NULL; loss = mean of (P - Y)^2 over all m*k. */
+int fnn_mse(int dtype, const void *P, const void *Y, void *dP, ptrdiff_t m,
+            ptrdiff_t k, double *loss, int n_threads);
+
+#endif

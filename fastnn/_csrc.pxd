@@ -1,0 +1,40 @@
+# The C kernels of csrc/, declared once for every wrapper module.
+from libc.stdint cimport int64_t
+
+cdef extern from "common.h" nogil:
+    enum:
+        FNN_OK
+        FNN_ENOMEM
+        FNN_EINVAL
+        FNN_FLOAT32
+        FNN_FLOAT64
+        FNN_LINEAR
+        FNN_RELU
+        FNN_LEAKY_RELU
+        FNN_TANH
+        FNN_SIGMOID
+        FNN_SOFTMAX
+        FNN_PARALLEL_MIN
+    int fnn_openmp_enabled()
+    int fnn_default_threads()
+
+cdef extern from "dense.h" nogil:
+    int fnn_dense_activation_forward(int dtype, void *Z, const void *b, void *A,
+                                     Py_ssize_t m, Py_ssize_t n, int activation,
+                                     double slope, int n_threads)
+    int fnn_dense_activation_backward(int dtype, const void *dA, const void *Z,
+                                      void *dZ, void *db, Py_ssize_t m, Py_ssize_t n,
+                                      int activation, double slope, int n_threads)
+    int fnn_add_scaled(int dtype, void *y, const void *x, double alpha,
+                       Py_ssize_t n, int n_threads)
+
+cdef extern from "loss.h" nogil:
+    int fnn_softmax_xent_labels(int dtype, const void *Z, const int64_t *labels,
+                                void *dZ, Py_ssize_t m, Py_ssize_t k, double *loss,
+                                int n_threads)
+    int fnn_softmax_xent_probs(int dtype, const void *Z, const void *Y, void *dZ,
+                               Py_ssize_t m, Py_ssize_t k, double *loss, int n_threads)
+    int fnn_sigmoid_xent(int dtype, const void *Z, const void *Y, void *dZ,
+                         Py_ssize_t m, Py_ssize_t k, double *loss, int n_threads)
+    int fnn_mse(int dtype, const void *P, const void *Y, void *dP, Py_ssize_t m,
+                Py_ssize_t k, double *loss, int n_threads)

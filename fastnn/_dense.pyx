@@ -1,0 +1,111 @@
+# distutils: sources = csrc/dense.c
+"""Dense-layer kernels: BLAS GEMM plus one fused C pass (csrc/dense.c).
+
+Design: the GEMM goes to NumPy's ``matmul`` writing into a preallocated
+buffer (measured as fast as scipy's cython_blas on this library's shapes,
+without making scipy a dependency); bias, activation, activation derivative
+and the bias-gradient column sums are one fused C pass with the GIL released.
+Arguments are checked by fastnn._validation, which the NumPy twins in
+fastnn.numpy_ops share.
+
+Gradient convention: ``dA`` is the gradient of the mean cost J with respect
+to A, as the loss kernels return it (they already carry the 1/m).  The
+returned gradients are then exactly those of J + (l2 / 2m) ||W||^2:
+    dZ = dA * g'(Z),  dW = A_prev.T @ dZ + (l2 / m) * W,
+    db = column sums of dZ,  dA_prev = dZ @ W.T.
+This is the course's dW = (1/m) dZ A^T with dZ = A - Y, in row layout.
+"""
+import numpy as np
+cimport numpy as cnp
+
+from fastnn._csrc cimport (fnn_dense_activation_forward, fnn_dense_activation_backward,
+                           fnn_add_scaled)
+from fastnn._validation cimport (dense_forward_args, dense_backward_args, dtype_code,
+                                 raise_for_status)
+from fastnn._threads cimport kernel_threads
+
+cnp.import_array()
+
+cdef object _matmul = np.matmul
+
+
+def dense_forward(A_prev, W, b, activation="relu", *, keep_z=True, out=None,
+                  negative_slope=0.01):
+    """Z = A_prev @ W + b and A = g(Z) for one dense layer.
+
+    Parameters
+    ----------
+    A_prev : ndarray (m, n_in), float32 or float64, C-contiguous
+        Activations of the previous layer, one example per row.
+    W : ndarray (n_in, n_out), same dtype.
+    b : ndarray (n_out,) or None (no bias, e.g. before a batch-norm layer).
+    activation : {"linear", "relu", "leaky_relu", "tanh", "sigmoid", "softmax"}
+    keep_z : bool
+        Return Z as well (training needs it for the backward pass).  With
+        False, Z is never materialised: the GEMM writes into A and the
+        activation runs in place (inference).
+    out : (Z, A) tuple of preallocated buffers, either None to allocate.
+    negative_slope : float, slope of leaky_relu for z < 0.
+
+    Returns
+    -------
+    (Z, A) : Z is None when keep_z is False.
+    """
+    cdef cnp.ndarray a_prev, w, bias, Z, A
+    a_prev, w, bias, act, slope, Z, A = dense_forward_args(
+        A_prev, W, b, activation, keep_z, out, negative_slope)
+    cdef cnp.ndarray target = Z if keep_z else A
+    _matmul(a_prev, w, out=target)
+    cdef int dt = dtype_code(A)
+    cdef void *pz = cnp.PyArray_DATA(target)
+    cdef void *pa = cnp.PyArray_DATA(A)
+    cdef const void *pb = cnp.PyArray_DATA(bias) if bias is not None else NULL
+    cdef Py_ssize_t m = A.shape[0], n = A.shape[1]
+    cdef int code = act
+    cdef double s = slope
+    cdef int status
+    with nogil:
+        status = fnn_dense_activation_forward(dt, pz, pb, pa, m, n, code, s, kernel_threads())
+    raise_for_status(status, "dense_forward")
+    return Z, A
+
+
+def dense_backward(dA, Z, A_prev, W, activation="relu", *, l2=0.0, need_dA_prev=True,
+                   out=None, workspace=None, negative_slope=0.01):
+    """Gradients of one dense layer from dA, the gradient of the mean cost.
+
+    Returns (dA_prev, dW, db): dZ = dA * g'(Z), dW = A_prev.T @ dZ + (l2/m) W,
+    db = column sums of dZ, dA_prev = dZ @ W.T (None when need_dA_prev is
+    False: the first layer does not need it).
+
+    out : (dA_prev, dW, db) tuple of preallocated buffers, None to allocate.
+    workspace : (m, n_out) buffer for dZ; may be dA itself, which is then
+        overwritten (a training loop owns dA and saves the copy).
+    """
+    cdef cnp.ndarray da, z, a_prev, w, dA_prev, dW, db, dZ
+    da, z, a_prev, w, act, lam, slope, dA_prev, dW, db, dZ = dense_backward_args(
+        dA, Z, A_prev, W, activation, l2, need_dA_prev, out, workspace, negative_slope)
+    cdef int dt = dtype_code(dW)
+    cdef int nt = kernel_threads()
+    cdef Py_ssize_t m = dZ.shape[0], n = dZ.shape[1]
+    cdef const void *pda = cnp.PyArray_DATA(da)
+    cdef const void *pz = cnp.PyArray_DATA(z)
+    cdef void *pdz = cnp.PyArray_DATA(dZ)
+    cdef void *pdb = cnp.PyArray_DATA(db)
+    cdef void *pdw = cnp.PyArray_DATA(dW)
+    cdef const void *pw = cnp.PyArray_DATA(w)
+    cdef int code = act
+    cdef double s = slope, scale = <double>lam / m
+    cdef Py_ssize_t w_size = dW.size
+    cdef int status
+    with nogil:
+        status = fnn_dense_activation_backward(dt, pda, pz, pdz, pdb, m, n, code, s, nt)
+    raise_for_status(status, "dense_backward")
+    _matmul(a_prev.T, dZ, out=dW)
+    if scale != 0.0:
+        with nogil:
+            status = fnn_add_scaled(dt, pdw, pw, scale, w_size, nt)
+        raise_for_status(status, "dense_backward")
+    if dA_prev is not None:
+        _matmul(dZ, w.T, out=dA_prev)
+    return dA_prev, dW, db

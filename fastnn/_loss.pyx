@@ -1,0 +1,122 @@
+# distutils: sources = csrc/loss.c csrc/dense.c
+"""Loss kernels fused with the output activation (csrc/loss.c).
+
+Design: each function returns the mean loss over the m rows and the gradient
+of that mean with respect to the pre-activation Z, ``dZ = (Y_hat - Y) / m``
+for softmax and sigmoid cross-entropy, so it feeds ``dense_backward`` of the
+output layer with ``activation="linear"`` directly.  Targets are checked and
+converted once here; the C code then trusts them (and still refuses a label
+out of range rather than read out of bounds).
+"""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport int64_t
+
+from fastnn._csrc cimport (fnn_softmax_xent_labels, fnn_softmax_xent_probs,
+                           fnn_sigmoid_xent, fnn_mse, fnn_dense_activation_forward,
+                           FNN_SIGMOID, FNN_SOFTMAX)
+from fastnn._validation cimport check_array, check_out, dtype_code, raise_for_status, loss_args
+from fastnn._threads cimport kernel_threads
+
+cnp.import_array()
+
+
+def softmax_cross_entropy(Z, y, *, compute_grad=True, out=None):
+    """Mean categorical cross-entropy of softmax(Z) against y, and its gradient.
+
+    Z : (m, k) float32/float64 logits (pre-activation of the output layer).
+    y : (m,) integer labels in [0, k), or (m, k) one-hot / probability rows.
+    Returns (loss, dZ) with dZ = (softmax(Z) - Y) / m, or (loss, None) when
+    compute_grad is False.  ``out`` may be a (m, k) buffer for dZ, Z itself
+    included.  Stable for any finite logits (log-sum-exp).
+    """
+    cdef str func = "softmax_cross_entropy"
+    cdef cnp.ndarray z, t, dZ
+    z, t, dZ = loss_args(Z, y, 0, compute_grad, out, func)
+    cdef Py_ssize_t m = z.shape[0], k = z.shape[1]
+    cdef int dt = dtype_code(z)
+    cdef const void *pz = cnp.PyArray_DATA(z)
+    cdef const void *pt = cnp.PyArray_DATA(t)
+    cdef void *pd = cnp.PyArray_DATA(dZ) if dZ is not None else NULL
+    cdef bint labels = t.ndim == 1
+    cdef double loss = 0.0
+    cdef int status
+    cdef int nt = kernel_threads()
+    with nogil:
+        if labels:
+            status = fnn_softmax_xent_labels(dt, pz, <const int64_t*>pt, pd, m, k, &loss, nt)
+        else:
+            status = fnn_softmax_xent_probs(dt, pz, pt, pd, m, k, &loss, nt)
+    raise_for_status(status, func)
+    return loss, dZ
+
+
+def sigmoid_cross_entropy(Z, y, *, compute_grad=True, out=None):
+    """Mean binary cross-entropy of sigmoid(Z) against y, and its gradient.
+
+    Z : (m, k) logits; y : (m, k) (or (m,) when k == 1) targets in [0, 1].
+    The loss of a row is summed over its k outputs and averaged over rows;
+    dZ = (sigmoid(Z) - y) / m.  Uses max(z, 0) - z*y + log1p(exp(-|z|)), finite
+    for every finite z.
+    """
+    cdef str func = "sigmoid_cross_entropy"
+    cdef cnp.ndarray z, t, dZ
+    z, t, dZ = loss_args(Z, y, 1, compute_grad, out, func)
+    cdef Py_ssize_t m = z.shape[0], k = z.shape[1]
+    cdef int dt = dtype_code(z)
+    cdef const void *pz = cnp.PyArray_DATA(z)
+    cdef const void *pt = cnp.PyArray_DATA(t)
+    cdef void *pd = cnp.PyArray_DATA(dZ) if dZ is not None else NULL
+    cdef double loss = 0.0
+    cdef int status
+    with nogil:
+        status = fnn_sigmoid_xent(dt, pz, pt, pd, m, k, &loss, kernel_threads())
+    raise_for_status(status, func)
+    return loss, dZ
+
+
+def mean_squared_error(P, y, *, compute_grad=True, out=None):
+    """Mean of (P - y)^2 over all elements, and its gradient 2 (P - y) / (m k).
+
+    P : (m, k) predictions (a linear output layer); y : (m, k), or (m,) when
+    k == 1.  Same definition as torch.nn.MSELoss and Keras' MSE.
+    """
+    cdef str func = "mean_squared_error"
+    cdef cnp.ndarray p, t, dP
+    p, t, dP = loss_args(P, y, 2, compute_grad, out, func)
+    cdef Py_ssize_t m = p.shape[0], k = p.shape[1]
+    cdef int dt = dtype_code(p)
+    cdef const void *pp = cnp.PyArray_DATA(p)
+    cdef const void *pt = cnp.PyArray_DATA(t)
+    cdef void *pd = cnp.PyArray_DATA(dP) if dP is not None else NULL
+    cdef double loss = 0.0
+    cdef int status
+    with nogil:
+        status = fnn_mse(dt, pp, pt, pd, m, k, &loss, kernel_threads())
+    raise_for_status(status, func)
+    return loss, dP
+
+
+cdef cnp.ndarray _activate(object Z, object out, int act, str func):
+    cdef cnp.ndarray z = check_array(Z, "Z", func, 2)
+    cdef cnp.ndarray A = check_out(out, "out", func, (<object>z).shape, z.dtype)
+    cdef int dt = dtype_code(z)
+    cdef void *pz = cnp.PyArray_DATA(z)
+    cdef void *pa = cnp.PyArray_DATA(A)
+    cdef int status
+    with nogil:
+        # b is NULL, so Z is only read (A may still be Z: in place)
+        status = fnn_dense_activation_forward(dt, pz, NULL, pa, z.shape[0], z.shape[1],
+                                              act, 0.0, kernel_threads())
+    raise_for_status(status, func)
+    return A
+
+
+def softmax(Z, *, out=None):
+    """Row-wise softmax of a (m, k) array (stable: the row maximum is subtracted)."""
+    return _activate(Z, out, FNN_SOFTMAX, "softmax")
+
+
+def sigmoid(Z, *, out=None):
+    """Elementwise logistic sigmoid 1 / (1 + exp(-Z)), without overflow."""
+    return _activate(Z, out, FNN_SIGMOID, "sigmoid")

@@ -1,0 +1,19 @@
+cimport numpy as cnp
+
+cpdef cnp.ndarray check_array(object x, str name, str func, int ndim, object dtype=*)
+cpdef cnp.ndarray check_out(object out, str name, str func, tuple shape, object dtype)
+cpdef int activation_code(object activation, str func) except -1
+cpdef int dtype_code(cnp.ndarray x) noexcept
+cpdef double check_real(object value, str name, str func, double low=*, double high=*,
+                        bint low_open=*, bint high_open=*) except? -1.0
+cpdef raise_for_status(int status, str func)
+cpdef cnp.ndarray class_targets(object y, Py_ssize_t m, Py_ssize_t k, object dtype, str func)
+cpdef cnp.ndarray real_targets(object y, tuple shape, object dtype, str func, str what,
+                               double low=*, double high=*)
+cpdef tuple dense_forward_args(object A_prev, object W, object b, object activation,
+                               bint keep_z, object out, object negative_slope)
+cpdef tuple dense_backward_args(object dA, object Z, object A_prev, object W,
+                                object activation, object l2, bint need_dA_prev,
+                                object out, object workspace, object negative_slope)
+cpdef tuple loss_args(object Z, object y, int target_kind, bint compute_grad, object out,
+                      str func)

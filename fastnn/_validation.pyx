@@ -1,0 +1,257 @@
+"""Argument checks at the Python boundary of every kernel.
+
+Design: the C kernels trust their inputs; these checks are what makes that
+safe.  Each failure names the function, the argument, what was expected and
+what came.  They are compiled (cpdef) because they run on every kernel call,
+and the NumPy twins in ``fastnn.numpy_ops`` call the very same functions, so
+both implementations reject exactly the same inputs with the same messages.
+"""
+import math
+
+import numpy as np
+cimport numpy as cnp
+
+from fastnn._csrc cimport (FNN_OK, FNN_ENOMEM, FNN_FLOAT32, FNN_FLOAT64,
+                           FNN_LINEAR, FNN_RELU, FNN_LEAKY_RELU, FNN_TANH,
+                           FNN_SIGMOID, FNN_SOFTMAX)
+
+cnp.import_array()
+
+ACTIVATIONS = {
+    "linear": FNN_LINEAR,
+    "relu": FNN_RELU,
+    "leaky_relu": FNN_LEAKY_RELU,
+    "tanh": FNN_TANH,
+    "sigmoid": FNN_SIGMOID,
+    "softmax": FNN_SOFTMAX,
+}
+
+_ORDINAL = {1: "1-D", 2: "2-D"}
+
+
+cpdef cnp.ndarray check_array(object x, str name, str func, int ndim, object dtype=None):
+    """Return x if it is a non-empty, C-contiguous float32/float64 ndarray of
+    `ndim` dimensions (and of `dtype` when given); raise otherwise."""
+    cdef cnp.ndarray a
+    if not isinstance(x, cnp.ndarray):
+        raise TypeError(f"{func}: {name} must be a numpy.ndarray; got {type(x).__name__}")
+    a = <cnp.ndarray>x
+    if cnp.PyArray_NDIM(a) != ndim:
+        raise ValueError(f"{func}: {name} must be {_ORDINAL.get(ndim, f'{ndim}-D')}; "
+                         f"got {cnp.PyArray_NDIM(a)}-D array of shape {(<object>a).shape}")
+    cdef int t = cnp.PyArray_TYPE(a)
+    if dtype is None:
+        if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+            raise TypeError(f"{func}: {name} must be float32 or float64; got {a.dtype}")
+    elif a.dtype != dtype:
+        raise TypeError(f"{func}: {name} must have dtype {np.dtype(dtype)} like the other "
+                        f"arrays of this call (no silent casts); got {a.dtype}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        raise ValueError(f"{func}: {name} must be C-contiguous; got a strided array "
+                         f"(use numpy.ascontiguousarray({name}))")
+    if cnp.PyArray_SIZE(a) == 0:
+        raise ValueError(f"{func}: {name} must not be empty; got shape {(<object>a).shape}")
+    return a
+
+
+cpdef cnp.ndarray check_out(object out, str name, str func, tuple shape, object dtype):
+    """Return a caller-provided output buffer after checking it, or a new one."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, cnp.ndarray):
+        raise TypeError(f"{func}: output {name} must be a numpy.ndarray; got {type(out).__name__}")
+    cdef cnp.ndarray a = <cnp.ndarray>out
+    if (<object>a).shape != shape:
+        raise ValueError(f"{func}: output {name} must have shape {shape}; got {(<object>a).shape}")
+    if a.dtype != dtype:
+        raise TypeError(f"{func}: output {name} must have dtype {np.dtype(dtype)}; got {a.dtype}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        raise ValueError(f"{func}: output {name} must be C-contiguous")
+    if not cnp.PyArray_ISWRITEABLE(a):
+        raise ValueError(f"{func}: output {name} must be writeable")
+    return a
+
+
+cpdef int activation_code(object activation, str func) except -1:
+    """The C enum value of an activation name."""
+    try:
+        return ACTIVATIONS[activation]
+    except (KeyError, TypeError):
+        raise ValueError(f"{func}: activation must be one of {sorted(ACTIVATIONS)}; "
+                         f"got {activation!r}") from None
+
+
+cpdef int dtype_code(cnp.ndarray x) noexcept:
+    return FNN_FLOAT64 if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT64 else FNN_FLOAT32
+
+
+cpdef double check_real(object value, str name, str func, double low=-math.inf,
+                        double high=math.inf, bint low_open=False,
+                        bint high_open=False) except? -1.0:
+    """A finite real number within [low, high] (ends open when asked)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{func}: {name} must be a real number; got {value!r}")
+    cdef double v = float(value)
+    cdef str lo = "(" if low_open else "["
+    cdef str hi = ")" if high_open else "]"
+    if (not math.isfinite(v) or v < low or v > high
+            or (low_open and v == low) or (high_open and v == high)):
+        raise ValueError(f"{func}: {name} must be a finite number in {lo}{low:g}, {high:g}{hi}; "
+                         f"got {value!r}")
+    return v
+
+
+cpdef raise_for_status(int status, str func):
+    if status == FNN_OK:
+        return
+    if status == FNN_ENOMEM:
+        raise MemoryError(f"{func}: could not allocate a kernel workspace")
+    raise ValueError(f"{func}: the kernel rejected its arguments (status {status})")
+
+
+cpdef cnp.ndarray class_targets(object y, Py_ssize_t m, Py_ssize_t k, object dtype, str func):
+    """Targets of a softmax over k classes for m rows, in kernel form.
+
+    1-D: integer labels in [0, k) -> int64 array.  2-D (m, k): one-hot rows or
+    class probabilities -> array of `dtype`.  Anything else raises.
+    """
+    cdef cnp.ndarray a = np.asarray(y)
+    if a.ndim == 1:
+        if a.shape[0] != m:
+            raise ValueError(f"{func}: y has {a.shape[0]} labels for {m} rows of Z")
+        if a.dtype.kind == "f":
+            if not np.all(np.isfinite(a)) or not np.all(a == np.floor(a)):
+                raise ValueError(f"{func}: float labels y must be whole numbers in [0, {k}); "
+                                 f"got non-integral or non-finite values")
+        elif a.dtype.kind not in "iu":
+            raise TypeError(f"{func}: labels y must be integers in [0, {k}); got dtype {a.dtype}")
+        lo, hi = a.min(), a.max()
+        if lo < 0 or hi >= k:
+            bad = int(np.flatnonzero((a < 0) | (a >= k))[0])
+            raise ValueError(f"{func}: labels y must be in [0, {k}) for {k} classes; "
+                             f"got {a[bad]!r} at index {bad}")
+        return np.ascontiguousarray(a, dtype=np.int64)
+    if a.ndim == 2:
+        if (<object>a).shape != (m, k):
+            raise ValueError(f"{func}: one-hot y must have shape {(m, k)} like Z; got {(<object>a).shape}")
+        return real_targets(a, (m, k), dtype, func, "one-hot or probability rows", 0.0, 1.0)
+    raise ValueError(f"{func}: y must be 1-D integer labels ({m},) or 2-D one-hot {(m, k)}; "
+                     f"got shape {(<object>a).shape}")
+
+
+cpdef cnp.ndarray real_targets(object y, tuple shape, object dtype, str func, str what,
+                               double low=-math.inf, double high=math.inf):
+    """Real-valued targets of `shape` (a (m,) vector accepted for (m, 1)), finite,
+    within [low, high], as a C-contiguous array of `dtype`."""
+    cdef cnp.ndarray a = np.asarray(y)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{func}: y must be numeric ({what}); got dtype {a.dtype}")
+    if (<object>a).shape != shape:
+        if a.ndim == 1 and len(shape) == 2 and shape[1] == 1 and a.shape[0] == shape[0]:
+            a = a.reshape(shape)
+        else:
+            raise ValueError(f"{func}: y must have shape {shape} ({what}); got {(<object>a).shape}")
+    a = np.ascontiguousarray(a, dtype=dtype)
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{func}: y contains NaN or Inf")
+    if low > -math.inf or high < math.inf:
+        lo, hi = a.min(), a.max()
+        if lo < low or hi > high:
+            raise ValueError(f"{func}: y must be {what} in [{low:g}, {high:g}]; "
+                             f"got values from {lo!r} to {hi!r}")
+    return a
+
+
+cdef tuple _unpack(object out, int n, str func):
+    if out is None:
+        return (None,) * n
+    if not isinstance(out, (tuple, list)) or len(out) != n:
+        raise TypeError(f"{func}: out must be a tuple of {n} arrays (None for any to allocate); "
+                        f"got {type(out).__name__}")
+    return tuple(out)
+
+
+cdef cnp.ndarray _check_chain(object A_prev, object W, str func):
+    """A_prev (m, n_in) and W (n_in, n_out) of one float dtype; returns A_prev."""
+    cdef cnp.ndarray a = check_array(A_prev, "A_prev", func, 2)
+    cdef cnp.ndarray w = check_array(W, "W", func, 2, a.dtype)
+    if w.shape[0] != a.shape[1]:
+        raise ValueError(f"{func}: W must have shape ({a.shape[1]}, n_out) to chain with "
+                         f"A_prev of shape {(<object>a).shape}; got {(<object>w).shape}")
+    return a
+
+
+cpdef tuple dense_forward_args(object A_prev, object W, object b, object activation,
+                               bint keep_z, object out, object negative_slope):
+    """Checked arguments of dense_forward:
+    (A_prev, W, b or None, activation code, slope, Z buffer, A buffer)."""
+    cdef str func = "dense_forward"
+    cdef cnp.ndarray a_prev = _check_chain(A_prev, W, func)
+    cdef object dtype = a_prev.dtype
+    cdef Py_ssize_t n_out = (<cnp.ndarray>W).shape[1]
+    cdef cnp.ndarray bias = None
+    cdef int act = activation_code(activation, func)
+    cdef double slope = check_real(negative_slope, "negative_slope", func)
+    if b is not None:
+        bias = check_array(b, "b", func, 1, dtype)
+        if bias.shape[0] != n_out:
+            raise ValueError(f"{func}: b must have shape ({n_out},) to match W of shape "
+                             f"{W.shape}; got {(<object>bias).shape}")
+    z_out, a_out = _unpack(out, 2, func)
+    cdef tuple shape = (a_prev.shape[0], n_out)
+    cdef cnp.ndarray A = check_out(a_out, "A", func, shape, dtype)
+    cdef cnp.ndarray Z = None
+    if keep_z:
+        Z = check_out(z_out, "Z", func, shape, dtype)
+        if Z is A:
+            raise ValueError(f"{func}: out Z and out A must be different arrays when keep_z=True")
+    return a_prev, W, bias, act, slope, Z, A
+
+
+cpdef tuple dense_backward_args(object dA, object Z, object A_prev, object W,
+                                object activation, object l2, bint need_dA_prev,
+                                object out, object workspace, object negative_slope):
+    """Checked arguments of dense_backward:
+    (dA, Z, A_prev, W, activation code, l2, slope, dA_prev or None, dW, db, dZ buffer)."""
+    cdef str func = "dense_backward"
+    cdef cnp.ndarray a_prev = _check_chain(A_prev, W, func)
+    cdef object dtype = a_prev.dtype
+    cdef cnp.ndarray w = <cnp.ndarray>W
+    cdef tuple shape = (a_prev.shape[0], w.shape[1])
+    cdef cnp.ndarray da = check_array(dA, "dA", func, 2, dtype)
+    cdef cnp.ndarray z = check_array(Z, "Z", func, 2, dtype)
+    if (<object>da).shape != shape:
+        raise ValueError(f"{func}: dA must have shape {shape} (rows of A_prev, columns of W); "
+                         f"got {(<object>da).shape}")
+    if (<object>z).shape != shape:
+        raise ValueError(f"{func}: Z must have shape {shape} (rows of A_prev, columns of W); "
+                         f"got {(<object>z).shape}")
+    cdef int act = activation_code(activation, func)
+    cdef double lam = check_real(l2, "l2", func, 0.0)
+    cdef double slope = check_real(negative_slope, "negative_slope", func)
+    da_prev_out, dw_out, db_out = _unpack(out, 3, func)
+    cdef cnp.ndarray dW = check_out(dw_out, "dW", func, (w.shape[0], w.shape[1]), dtype)
+    cdef cnp.ndarray db = check_out(db_out, "db", func, (w.shape[1],), dtype)
+    cdef cnp.ndarray dA_prev = None
+    if need_dA_prev:
+        dA_prev = check_out(da_prev_out, "dA_prev", func, (<object>a_prev).shape, dtype)
+    cdef cnp.ndarray dZ = da if act == FNN_LINEAR else check_out(workspace, "workspace", func,
+                                                                 shape, dtype)
+    return da, z, a_prev, w, act, lam, slope, dA_prev, dW, db, dZ
+
+
+cpdef tuple loss_args(object Z, object y, int target_kind, bint compute_grad, object out,
+                      str func):
+    """Checked (Z, targets, dZ buffer or None) of a loss.  target_kind: 0 class
+    labels or one-hot rows, 1 binary targets in [0, 1], 2 real targets."""
+    cdef str zname = "P" if target_kind == 2 else "Z"
+    cdef cnp.ndarray z = check_array(Z, zname, func, 2)
+    cdef cnp.ndarray t
+    if target_kind == 0:
+        t = class_targets(y, z.shape[0], z.shape[1], z.dtype, func)
+    elif target_kind == 1:
+        t = real_targets(y, (<object>z).shape, z.dtype, func, "binary targets", 0.0, 1.0)
+    else:
+        t = real_targets(y, (<object>z).shape, z.dtype, func, "regression targets")
+    cdef cnp.ndarray dZ = check_out(out, "d" + zname, func, (<object>z).shape, z.dtype) if compute_grad else None
+    return z, t, dZ
