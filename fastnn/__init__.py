@@ -4,7 +4,23 @@ Layers:  csrc/ (C)  ->  fastnn._* (Cython wrappers, argument checks)
          ->  fastnn.ops / fastnn.numpy_ops (public kernels and their twins)
          ->  models, training, tuning, command line.
 """
-from fastnn._threads import get_num_threads, openmp_enabled, set_num_threads
+import os as _os
+
+# libgomp reads its wait policy once, when it is loaded by the first kernel
+# module below.  Its default (spin after each parallel region) starves the
+# BLAS threads that run right after every fused pass: measured 14x slower
+# dense_forward at (256, 784->256) on 2 cores.  PASSIVE is set for that load
+# only, unless the user chose a policy, and the environment is restored.
+_user_policy = "OMP_WAIT_POLICY" in _os.environ or "GOMP_SPINCOUNT" in _os.environ
+if not _user_policy:
+    _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+try:
+    from fastnn._threads import get_num_threads, openmp_enabled, set_num_threads
+finally:
+    if not _user_policy:
+        del _os.environ["OMP_WAIT_POLICY"]
+del _user_policy
+
 from fastnn import ops
 
 __version__ = "0.1.0"
