@@ -21,7 +21,7 @@ cimport numpy as cnp
 from fastnn._csrc cimport (fnn_dense_activation_forward, fnn_dense_activation_backward,
                            fnn_add_scaled)
 from fastnn._validation cimport (dense_forward_args, dense_backward_args, dtype_code,
-                                 raise_for_status)
+                                 raise_for_status, activation_args)
 from fastnn._threads cimport kernel_threads
 
 cnp.import_array()
@@ -109,3 +109,40 @@ def dense_backward(dA, Z, A_prev, W, activation="relu", *, l2=0.0, need_dA_prev=
     if dA_prev is not None:
         _matmul(dZ, w.T, out=dA_prev)
     return dA_prev, dW, db
+
+
+def activation_forward(Z, activation="relu", *, out=None, negative_slope=0.01):
+    """A = g(Z) elementwise (row-wise for softmax).  ``out`` may be Z itself."""
+    cdef cnp.ndarray z, A
+    z, _, act, slope, A = activation_args(Z, None, activation, out, negative_slope,
+                                          "activation_forward")
+    cdef int dt = dtype_code(z), code = act
+    cdef double s = slope
+    cdef void *pz = cnp.PyArray_DATA(z)
+    cdef void *pa = cnp.PyArray_DATA(A)
+    cdef Py_ssize_t m = A.shape[0], n = A.shape[1]
+    cdef int status
+    with nogil:
+        # b is NULL: Z is only read, so A may be Z
+        status = fnn_dense_activation_forward(dt, pz, NULL, pa, m, n, code, s, kernel_threads())
+    raise_for_status(status, "activation_forward")
+    return A
+
+
+def activation_backward(dA, Z, activation="relu", *, out=None, negative_slope=0.01):
+    """dZ = dA * g'(Z) (softmax: its Jacobian applied to each row).  ``out`` may be dA."""
+    cdef cnp.ndarray z, da, dZ
+    z, da, act, slope, dZ = activation_args(Z, dA, activation, out, negative_slope,
+                                            "activation_backward")
+    cdef int dt = dtype_code(z), code = act
+    cdef double s = slope
+    cdef const void *pz = cnp.PyArray_DATA(z)
+    cdef const void *pda = cnp.PyArray_DATA(da)
+    cdef void *pdz = cnp.PyArray_DATA(dZ)
+    cdef Py_ssize_t m = dZ.shape[0], n = dZ.shape[1]
+    cdef int status
+    with nogil:
+        status = fnn_dense_activation_backward(dt, pda, pz, pdz, NULL, m, n, code, s,
+                                               kernel_threads())
+    raise_for_status(status, "activation_backward")
+    return dZ

@@ -17,3 +17,5 @@ cpdef tuple dense_backward_args(object dA, object Z, object A_prev, object W,
                                 object out, object workspace, object negative_slope)
 cpdef tuple loss_args(object Z, object y, int target_kind, bint compute_grad, object out,
                       str func)
+cpdef tuple activation_args(object Z, object dA, object activation, object out,
+                            object negative_slope, str func)

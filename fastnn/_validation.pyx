@@ -255,3 +255,20 @@ cpdef tuple loss_args(object Z, object y, int target_kind, bint compute_grad, ob
         t = real_targets(y, (<object>z).shape, z.dtype, func, "regression targets")
     cdef cnp.ndarray dZ = check_out(out, "d" + zname, func, (<object>z).shape, z.dtype) if compute_grad else None
     return z, t, dZ
+
+
+cpdef tuple activation_args(object Z, object dA, object activation, object out,
+                            object negative_slope, str func):
+    """Checked (Z, dA or None, activation code, slope, output buffer) of an
+    activation kernel; dA, when given, must match Z."""
+    cdef cnp.ndarray z = check_array(Z, "Z", func, 2)
+    cdef cnp.ndarray da = None
+    if dA is not None:
+        da = check_array(dA, "dA", func, 2, z.dtype)
+        if (<object>da).shape != (<object>z).shape:
+            raise ValueError(f"{func}: dA must have the shape of Z {(<object>z).shape}; "
+                             f"got {(<object>da).shape}")
+    cdef int act = activation_code(activation, func)
+    cdef double slope = check_real(negative_slope, "negative_slope", func)
+    cdef cnp.ndarray buf = check_out(out, "out", func, (<object>z).shape, z.dtype)
+    return z, da, act, slope, buf

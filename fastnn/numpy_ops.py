@@ -8,11 +8,14 @@ both modules.
 """
 import numpy as np
 
-from fastnn._validation import dense_backward_args, dense_forward_args, loss_args
+from fastnn._validation import (activation_args, dense_backward_args, dense_forward_args,
+                                loss_args)
 
 __all__ = [
     "dense_forward",
     "dense_backward",
+    "activation_forward",
+    "activation_backward",
     "softmax_cross_entropy",
     "sigmoid_cross_entropy",
     "mean_squared_error",
@@ -95,6 +98,22 @@ def dense_backward(dA, Z, A_prev, W, activation="relu", *, l2=0.0, need_dA_prev=
         return None, dW_buf, db_buf
     dA_prev_buf[...] = dZ @ W.T
     return dA_prev_buf, dW_buf, db_buf
+
+
+def activation_forward(Z, activation="relu", *, out=None, negative_slope=0.01):
+    """NumPy twin of fastnn.ops.activation_forward."""
+    Z, _, act, slope, A = activation_args(Z, None, activation, out, negative_slope,
+                                          "activation_forward")
+    A[...] = _activation(Z, act, slope)
+    return A
+
+
+def activation_backward(dA, Z, activation="relu", *, out=None, negative_slope=0.01):
+    """NumPy twin of fastnn.ops.activation_backward."""
+    Z, dA, act, slope, dZ = activation_args(Z, dA, activation, out, negative_slope,
+                                            "activation_backward")
+    dZ[...] = _activation_grad(dA, Z, act, slope)
+    return dZ
 
 
 def _one_hot(t, k, dtype):

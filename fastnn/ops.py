@@ -10,13 +10,16 @@ loop runs without allocating.
 ``fastnn.numpy_ops`` has a plain-NumPy twin of every function here, same
 signature and same argument checks.
 """
-from fastnn._dense import dense_backward, dense_forward
+from fastnn._dense import (activation_backward, activation_forward, dense_backward,
+                           dense_forward)
 from fastnn._loss import (mean_squared_error, sigmoid, sigmoid_cross_entropy, softmax,
                           softmax_cross_entropy)
 
 __all__ = [
     "dense_forward",
     "dense_backward",
+    "activation_forward",
+    "activation_backward",
     "softmax_cross_entropy",
     "sigmoid_cross_entropy",
     "mean_squared_error",

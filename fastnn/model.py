@@ -1,0 +1,566 @@
+"""Sequential: a stack of layers trained with mini-batch gradient descent.
+
+    model = fn.Sequential([fn.Dense(64, "relu"), fn.Dense(10, "softmax", init="xavier")],
+                          input_dim=784, dtype="float32", seed=0)
+    history = model.fit(X, y, optimizer=fn.Adam(1e-3), epochs=20, batch_size=128,
+                        validation_data=(X_dev, y_dev))
+
+Design: all trainable parameters live in one ParameterBuffer, so an
+optimizer step is one kernel call over the whole model.  The output
+activation is fused with the loss (softmax with categorical cross-entropy,
+sigmoid with binary cross-entropy), so the training forward pass stops at the
+logits and the loss kernel returns dZ of the output layer directly.  A
+training step reuses per-batch-size workspaces and allocates no new arrays.
+
+Randomness comes from one seed: weight initialization, the shuffling of
+every epoch and every dropout mask are derived from it, so the same seed and
+thread count give the same weights.
+"""
+import math
+import time
+import warnings
+
+import numpy as np
+
+from fastnn import callbacks as callbacks_mod
+from fastnn import losses, serialization
+from fastnn.layers import BatchNorm, Dense, Dropout, Layer, layer_from_config
+from fastnn.optim import Adam, Optimizer
+from fastnn.parameters import ParameterBuffer
+
+__all__ = ["Sequential", "History", "load_model"]
+
+_EVAL_CHUNK = 8192          # rows per inference pass: bounds the memory of predict
+_MASK64 = (1 << 64) - 1
+
+
+class History:
+    """What ``fit`` returns: ``history["loss"]`` and the like, one entry per
+    epoch (``loss`` is the cost J = data loss + regularization; ``data_loss``
+    and ``reg_loss`` are its parts; ``accuracy`` is the running training
+    accuracy of the epoch; ``val_loss``/``val_accuracy`` with validation
+    data; ``learning_rate`` and ``time`` in seconds), plus ``batch_loss``
+    when asked for and ``stop_reason`` when training stopped early."""
+
+    def __init__(self):
+        self.history = {}
+        self.epoch = []
+        self.batch_loss = []
+        self.stop_reason = None
+
+    def _append(self, epoch, logs):
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            if key != "epoch":
+                self.history.setdefault(key, []).append(value)
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+    def __contains__(self, key):
+        return key in self.history
+
+    def keys(self):
+        return self.history.keys()
+
+    def __repr__(self):
+        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+
+
+def _check_int(value, name, low, func):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{func}: {name} must be an integer >= {low}; got {value!r}")
+    return int(value)
+
+
+def _check_nonnegative(value, name, func):
+    if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+            or not math.isfinite(value) or value < 0):
+        raise ValueError(f"{func}: {name} must be a finite number >= 0; got {value!r}")
+    return float(value)
+
+
+class Sequential:
+    """A feed-forward network: ``layers`` applied in order.
+
+    layers : list of Dense, BatchNorm and Dropout layers; the last one must be
+        a Dense (its activation picks the default loss).  A BatchNorm right
+        after a Dense normalizes that Dense's Z before its activation.
+    input_dim : number of input features; None builds the model on the
+        first ``fit`` from the data.
+    dtype : "float32" (default, fastest) or "float64".
+    seed : int; None draws one (``model.seed`` tells which).
+    """
+
+    def __init__(self, layers, input_dim=None, dtype="float32", seed=None):
+        func = "Sequential"
+        if not isinstance(layers, (list, tuple)) or not layers:
+            raise ValueError(f"{func}: layers must be a non-empty list of layers; got {layers!r}")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"{func}: layers[{i}] must be a fastnn layer (Dense, BatchNorm, "
+                                f"Dropout); got {type(layer).__name__}")
+        if len({id(layer) for layer in layers}) != len(layers):
+            raise ValueError(f"{func}: the same layer object appears twice; make one per position")
+        if not isinstance(layers[-1], Dense):
+            raise ValueError(f"{func}: the last layer must be a Dense (the output layer); "
+                             f"got {type(layers[-1]).__name__}")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"{func}: dtype must be 'float32' or 'float64'; got {dtype!r}")
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (1 << 63))
+        self.seed = _check_int(seed, "seed", 0, func)
+        self.layers = list(layers)
+        counts = {}
+        names = set()
+        for layer in self.layers:
+            if layer.name is None:
+                counts[layer.kind] = counts.get(layer.kind, 0) + 1
+                layer.name = f"{layer.kind}_{counts[layer.kind]}"
+            if layer.name in names:
+                raise ValueError(f"{func}: two layers are named {layer.name!r}")
+            names.add(layer.name)
+        self.input_dim = None
+        self.params = None           # the ParameterBuffer, once built
+        self.optimizer = None
+        self.loss = None             # name of the loss of the last fit
+        self.normalizer = None       # an input transform saved with the model
+        self.training = False
+        self.stop_training = False
+        self.epoch = 0               # epochs trained so far
+        self.step = 0                # optimizer steps taken so far
+        self._shuffle_rng = None
+        self._workspaces = {}
+        if input_dim is not None:
+            self.build(input_dim)
+
+    # ------------------------------------------------------------ building
+    def build(self, input_dim):
+        """Fix the input width, wire BatchNorm into the Dense before it, and
+        create and initialize all parameters in one flat buffer."""
+        func = "Sequential.build"
+        input_dim = _check_int(input_dim, "input_dim", 1, func)
+        if self.params is not None:
+            if input_dim != self.input_dim:
+                raise ValueError(f"{func}: the model is built for {self.input_dim} input features; "
+                                 f"got {input_dim}")
+            return
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, BatchNorm):
+                prev = self.layers[i - 1] if i else None
+                if not isinstance(prev, Dense) or i == len(self.layers) - 1:
+                    raise ValueError(f"{func}: {layer.name} must come right after a hidden Dense "
+                                     f"layer (it normalizes that layer's Z before its activation)")
+                # the course's Z -> BN -> g: BN's beta replaces the bias
+                prev.use_bias = False
+                layer.activation = prev.activation
+                layer.train_activation = layer.eval_activation = prev.activation
+                layer.negative_slope = prev.negative_slope
+                prev.train_activation = prev.eval_activation = "linear"
+        dim = input_dim
+        for layer in self.layers:
+            dim = layer.build(dim)
+        shapes = [shape for layer in self.layers for _, shape in layer.param_shapes()]
+        buffer = ParameterBuffer(ParameterBuffer.size_of(shapes), self.dtype)
+        init_seq, shuffle_seq, dropout_seq = np.random.SeedSequence(self.seed).spawn(3)
+        init_rng = np.random.default_rng(init_seq)
+        for layer in self.layers:
+            layer.bind(buffer, init_rng)
+        self._shuffle_rng = np.random.default_rng(shuffle_seq)
+        self._dropout_base = int(dropout_seq.generate_state(1, np.uint64)[0])
+        self.input_dim = input_dim
+        self.params = buffer
+
+    def _require_built(self, func):
+        if self.params is None:
+            raise ValueError(f"{func}: the model is not built yet: give input_dim or call fit first")
+
+    @property
+    def output_layer(self):
+        return self.layers[-1]
+
+    @property
+    def output_dim(self):
+        return self.output_layer.units
+
+    def _dense_weights(self):
+        return [layer.W for layer in self.layers if isinstance(layer, Dense)]
+
+    # ------------------------------------------------------------ modes
+    def train(self):
+        """Training mode: BatchNorm uses batch statistics, Dropout drops."""
+        self.training = True
+        return self
+
+    def eval(self):
+        """Inference mode: BatchNorm uses running averages, Dropout is the identity."""
+        self.training = False
+        return self
+
+    # ------------------------------------------------------------ data checks
+    def _check_X(self, X, func):
+        X = np.asarray(X)
+        if X.dtype.kind not in "biuf":
+            raise TypeError(f"{func}: X must be numeric; got dtype {X.dtype}")
+        if X.ndim != 2:
+            raise ValueError(f"{func}: X must be 2-D (m examples, n features: rows are examples; "
+                             f"transpose the course's (n_x, m) arrays); got shape {X.shape}")
+        if X.shape[0] == 0:
+            raise ValueError(f"{func}: X is empty (shape {X.shape})")
+        if self.input_dim is not None and X.shape[1] != self.input_dim:
+            raise ValueError(f"{func}: X must have {self.input_dim} features (columns); "
+                             f"got {X.shape[1]}")
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        if not np.all(np.isfinite(X)):
+            raise ValueError(f"{func}: X contains NaN or Inf")
+        if self.normalizer is not None:
+            X = np.ascontiguousarray(self.normalizer.transform(X), dtype=self.dtype)
+        return X
+
+    # ------------------------------------------------------------ training
+    def fit(self, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=64, l2=0.0, l1=0.0,
+            validation_data=None, callbacks=None, verbose=1, shuffle=True,
+            record_batch_loss=False):
+        """Train on (X, y) with mini-batch gradient descent; return a History.
+
+        loss : "categorical_crossentropy" (softmax output; y integer labels
+            or one-hot), "binary_crossentropy" (sigmoid output; y in {0, 1}),
+            "mse" (linear output); None picks it from the output activation.
+        optimizer : a fastnn optimizer; None keeps the model's current one
+            (Adam(1e-3) on the first fit).  Its state carries over between
+            fit calls, so fit(epochs=1) twice equals fit(epochs=2).
+        epochs : number of epochs to run now (counting on from ``model.epoch``).
+        batch_size : rows per mini-batch; None is batch gradient descent (the
+            whole set), 1 stochastic gradient descent.  The last batch holds
+            the remainder; with BatchNorm a last batch of one row is skipped.
+        l2, l1 : regularization strengths lambda (cost (l2/2m)||W||^2 and
+            (l1/m)|W|, gradients (l2/m) W and (l1/m) sign(W)); Dense weights only.
+        validation_data : (X_dev, y_dev), evaluated after every epoch.
+        callbacks : list of Callback; a TerminateOnNaN is always active.
+        verbose : 0 silent, 1 progress bar, 2 one line per epoch.
+        record_batch_loss : keep the cost of every mini-batch in
+            ``history.batch_loss``.
+        """
+        func = "fit"
+        epochs = _check_int(epochs, "epochs", 1, func)
+        if batch_size is not None:
+            batch_size = _check_int(batch_size, "batch_size", 1, func)
+        l2 = _check_nonnegative(l2, "l2", func)
+        l1 = _check_nonnegative(l1, "l1", func)
+        if verbose not in (0, 1, 2):
+            raise ValueError(f"{func}: verbose must be 0, 1 or 2; got {verbose!r}")
+        if optimizer is not None and not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{func}: optimizer must be a fastnn optimizer (SGD, Momentum, "
+                            f"RMSprop, Adam); got {type(optimizer).__name__}")
+        callbacks = list(callbacks or [])
+        for cb in callbacks:
+            if not isinstance(cb, callbacks_mod.Callback):
+                raise TypeError(f"{func}: callbacks must be fastnn Callback objects; "
+                                f"got {type(cb).__name__}")
+        X_arr = np.asarray(X)
+        if self.params is None and X_arr.ndim == 2:
+            self.build(X_arr.shape[1])
+        X = self._check_X(X_arr, func)
+        loss_obj = losses.get(loss, self.output_layer.activation)
+        targets = loss_obj.targets(y, X.shape[0], self.output_dim, self.dtype)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError(f"{func}: validation_data must be a pair (X_dev, y_dev)")
+            X_dev = self._check_X(validation_data[0], func + " (validation_data)")
+            val = (X_dev, loss_obj.targets(validation_data[1], X_dev.shape[0], self.output_dim,
+                                           self.dtype))
+        if optimizer is not None:
+            self.optimizer = optimizer
+        elif self.optimizer is None:
+            self.optimizer = Adam(learning_rate=1e-3)
+        if not any(isinstance(cb, callbacks_mod.TerminateOnNaN) for cb in callbacks):
+            callbacks.append(callbacks_mod.TerminateOnNaN())
+
+        # the loss takes the output layer's logits
+        self.output_layer.train_activation = "linear"
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                layer.l2 = l2
+        self.loss = loss_obj.name
+        history = History()
+        for cb in callbacks:
+            cb.set_model(self)
+        self.stop_training = False
+        self.train()
+        try:
+            for cb in callbacks:
+                cb.on_train_begin({})
+            self._run_epochs(X, targets, val, loss_obj, epochs, batch_size, l2, l1, callbacks,
+                             history, verbose, shuffle, record_batch_loss)
+        finally:
+            self.eval()
+            for cb in callbacks:
+                cb.on_train_end({})
+        for cb in callbacks:
+            if isinstance(cb, callbacks_mod.TerminateOnNaN) and cb.message:
+                history.stop_reason = cb.message
+            elif isinstance(cb, callbacks_mod.EarlyStopping) and cb.stopped_epoch is not None:
+                history.stop_reason = (f"early stopping at epoch {cb.stopped_epoch}: "
+                                       f"{cb.monitor} did not improve for {cb.patience + 1} epochs"
+                                       f" (best {cb.best:.6g} at epoch {cb.best_epoch})")
+        return history
+
+    def _batches(self, m, batch_size):
+        size = m if batch_size is None else min(batch_size, m)
+        bounds = [(lo, min(lo + size, m)) for lo in range(0, m, size)]
+        has_bn = any(isinstance(layer, BatchNorm) for layer in self.layers)
+        if has_bn and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+            bounds.pop()      # one row has no batch variance
+        if has_bn and bounds[0][1] - bounds[0][0] == 1:
+            raise ValueError("fit: BatchNorm needs mini-batches of at least 2 rows; "
+                             f"got batch_size={batch_size} with {m} examples")
+        return bounds
+
+    def _run_epochs(self, X, targets, val, loss_obj, epochs, batch_size, l2, l1, callbacks,
+                    history, verbose, shuffle, record_batch_loss):
+        m = X.shape[0]
+        bounds = self._batches(m, batch_size)
+        bar = None
+        if verbose == 1:
+            from tqdm import tqdm
+            bar = tqdm(total=epochs, unit="epoch", desc="fit", leave=True)
+        try:
+            for _ in range(epochs):
+                epoch = self.epoch
+                logs = {"epoch": epoch}
+                for cb in callbacks:
+                    cb.on_epoch_begin(epoch, logs)
+                start = time.perf_counter()
+                order = self._shuffle_rng.permutation(m) if shuffle else None
+                sums = np.zeros(3)        # data loss, reg loss, correct (weighted by rows)
+                rows = 0
+                for batch, (lo, hi) in enumerate(bounds):
+                    Xb, yb = self._gather(X, targets, order, lo, hi)
+                    data_loss, reg_loss, correct = self._train_step(Xb, yb, loss_obj, l2, l1)
+                    cost = data_loss + reg_loss
+                    if record_batch_loss:
+                        history.batch_loss.append(cost)
+                    batch_logs = {"loss": cost, "epoch": epoch}
+                    for cb in callbacks:
+                        cb.on_batch_end(batch, batch_logs)
+                    if self.stop_training and not math.isfinite(cost):
+                        break
+                    k = hi - lo
+                    sums += (data_loss * k, reg_loss * k, correct)
+                    rows += k
+                    if self.stop_training:
+                        break
+                if not rows:
+                    break
+                logs["loss"] = (sums[0] + sums[1]) / rows
+                logs["data_loss"] = sums[0] / rows
+                logs["reg_loss"] = sums[1] / rows
+                if loss_obj.classification:
+                    logs["accuracy"] = sums[2] / rows
+                if val is not None:
+                    for key, value in self._evaluate(val[0], val[1], loss_obj).items():
+                        logs["val_" + key] = value
+                logs["learning_rate"] = self.optimizer.learning_rate
+                logs["time"] = time.perf_counter() - start
+                self.epoch += 1
+                self.optimizer.next_epoch()
+                for cb in callbacks:
+                    cb.on_epoch_end(epoch, logs)
+                history._append(epoch, logs)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()
+                                     if k in ("loss", "accuracy", "val_loss", "val_accuracy")})
+                elif verbose == 2:
+                    print(f"epoch {epoch + 1}: " + ", ".join(
+                        f"{k}={v:.4g}" for k, v in logs.items() if k != "epoch"))
+                if self.stop_training:
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _gather(self, X, targets, order, lo, hi):
+        if order is None:
+            return X[lo:hi], targets[lo:hi]
+        k = hi - lo
+        ws = self._workspaces.get(("gather", k))
+        if ws is None:
+            ws = self._workspaces[("gather", k)] = (
+                np.empty((k, X.shape[1]), X.dtype), np.empty((k,) + targets.shape[1:], targets.dtype))
+        idx = order[lo:hi]
+        np.take(X, idx, axis=0, out=ws[0])
+        np.take(targets, idx, axis=0, out=ws[1])
+        return ws
+
+    def _train_step(self, Xb, yb, loss_obj, l2, l1):
+        """One forward, backward and update on a mini-batch; returns
+        (data loss, regularization loss, number correct).  A non-finite cost
+        returns before the update."""
+        self.step += 1
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Dropout):
+                # a distinct 64-bit seed per (step, layer), derived from the model seed
+                layer.seed = (self._dropout_base + self.step * 0x9E3779B97F4A7C15
+                              + i * 0xBF58476D1CE4E5B9) & _MASK64
+        A = Xb
+        for layer in self.layers:
+            A = layer.forward(A, True)
+        m = Xb.shape[0]
+        dZ = self._workspaces.get(("dZ", m))
+        if dZ is None:
+            dZ = self._workspaces[("dZ", m)] = np.empty_like(A)
+        correct = loss_obj.correct(A, yb) if loss_obj.classification else 0
+        data_loss, dZ = loss_obj(A, yb, out=dZ)
+        reg_loss = losses.regularization(self._dense_weights(), m, l2, l1) if (l2 or l1) else 0.0
+        if not math.isfinite(data_loss + reg_loss):
+            return data_loss, reg_loss, correct
+        dA = dZ
+        for i in range(len(self.layers) - 1, -1, -1):
+            dA = self.layers[i].backward(dA, i > 0)
+        if l1:
+            for layer in self.layers:
+                if isinstance(layer, Dense):
+                    layer.dW += (l1 / m) * np.sign(layer.W)
+        self.optimizer.step(self.params)
+        return data_loss, reg_loss, correct
+
+    # ------------------------------------------------------------ inference
+    def _forward_eval(self, X, logits):
+        """Inference forward in chunks; the output layer's logits or activations."""
+        out = np.empty((X.shape[0], self.output_dim), self.dtype)
+        last = len(self.layers) - 1
+        for lo in range(0, X.shape[0], _EVAL_CHUNK):
+            A = X[lo:lo + _EVAL_CHUNK]
+            for i, layer in enumerate(self.layers):
+                A = layer.logits(A) if (i == last and logits) else layer.forward(A, False)
+            out[lo:lo + A.shape[0]] = A
+        return out
+
+    def __call__(self, X):
+        """The output activations of X in the current mode (see train/eval)."""
+        self._require_built("Sequential.__call__")
+        X = self._check_X(X, "Sequential.__call__")
+        if not self.training:
+            return self._forward_eval(X, logits=False)
+        A = X
+        for layer in self.layers:
+            A = layer.forward(A, True)
+        # in training mode the output layer stops at its logits (fused with the loss)
+        return losses.activate(A, self.output_layer.activation)
+
+    def predict_proba(self, X):
+        """Class probabilities: softmax rows (m, k) or sigmoid outputs (m, k)."""
+        self._require_built("predict_proba")
+        if self.output_layer.activation not in ("softmax", "sigmoid"):
+            raise ValueError(f"predict_proba: the output layer is {self.output_layer.activation!r}; "
+                             f"probabilities need a softmax or sigmoid output")
+        return self._forward_eval(self._check_X(X, "predict_proba"), logits=False)
+
+    def predict(self, X):
+        """Class labels (softmax: argmax; sigmoid: output > 0.5, shape (m,) for
+        one output unit) or, for a linear output, the predicted values."""
+        self._require_built("predict")
+        X = self._check_X(X, "predict")
+        act = self.output_layer.activation
+        if act == "softmax":
+            return self._forward_eval(X, logits=True).argmax(axis=1)
+        if act == "sigmoid":
+            labels = (self._forward_eval(X, logits=True) > 0).astype(np.int64)
+            return labels[:, 0] if labels.shape[1] == 1 else labels
+        return self._forward_eval(X, logits=False)
+
+    def _evaluate(self, X, targets, loss_obj):
+        Z = self._forward_eval(X, logits=True)
+        data_loss, _ = loss_obj(Z, targets, compute_grad=False)
+        result = {"loss": data_loss}
+        if loss_obj.classification:
+            result["accuracy"] = loss_obj.correct(Z, targets) / X.shape[0]
+        return result
+
+    def evaluate(self, X, y, loss=None):
+        """{"loss": mean data loss, "accuracy": fraction correct (classification)}
+        in inference mode.  The loss is the one of the last fit by default."""
+        self._require_built("evaluate")
+        X = self._check_X(X, "evaluate")
+        loss_obj = losses.get(loss if loss is not None else self.loss,
+                              self.output_layer.activation)
+        targets = loss_obj.targets(y, X.shape[0], self.output_dim, self.dtype)
+        return self._evaluate(X, targets, loss_obj)
+
+    # ------------------------------------------------------------ weights
+    def get_weights(self):
+        """Copies of the trainable parameters in layer order: W, b of each
+        Dense (no b when a BatchNorm follows it), gamma, beta of each BatchNorm."""
+        self._require_built("get_weights")
+        return [np.array(p, copy=True) for p in self.params.params()]
+
+    def set_weights(self, weights):
+        """Set the trainable parameters from a list like ``get_weights()``'s."""
+        func = "set_weights"
+        self._require_built(func)
+        names = self.params.names
+        if not isinstance(weights, (list, tuple)) or len(weights) != len(names):
+            raise ValueError(f"{func}: expected a list of {len(names)} arrays ({names}); "
+                             f"got {len(weights) if isinstance(weights, (list, tuple)) else weights!r}")
+        checked = []
+        for name, w in zip(names, weights):
+            w = np.asarray(w)
+            target = self.params[name]
+            if w.shape != target.shape:
+                raise ValueError(f"{func}: {name} must have shape {target.shape}; got {w.shape}")
+            if w.dtype.kind not in "biuf" or not np.all(np.isfinite(w)):
+                raise ValueError(f"{func}: {name} must hold finite numbers")
+            checked.append(w)
+        for name, w in zip(names, checked):
+            self.params[name][...] = w
+
+    def _snapshot(self):
+        """All weights and running statistics (for callbacks that restore)."""
+        state = {}
+        for layer in self.layers:
+            for name, arr in layer.state_arrays().items():
+                state[f"{layer.name}.{name}"] = np.array(arr, copy=True)
+        return np.array(self.params.flat(), copy=True), state
+
+    def _restore(self, snapshot):
+        flat, state = snapshot
+        self.params.flat()[...] = flat
+        for layer in self.layers:
+            for name, arr in layer.state_arrays().items():
+                arr[...] = state[f"{layer.name}.{name}"]
+
+    # ------------------------------------------------------------ saving
+    def get_config(self):
+        return {"layers": [layer.get_config() for layer in self.layers],
+                "input_dim": self.input_dim, "dtype": self.dtype.name, "seed": self.seed}
+
+    def save(self, path):
+        """Write the model (architecture, weights, running statistics,
+        optimizer state, normalizer, RNG state) to ``path`` atomically.
+        See fastnn.serialization for the format."""
+        self._require_built("save")
+        serialization.save_model(self, path)
+
+    def summary(self):
+        """A table of layers, output widths and parameter counts."""
+        lines = [f"{'layer':<16}{'output':>8}{'params':>10}"]
+        total = 0
+        for layer in self.layers:
+            n = sum(int(np.prod(s)) for _, s in layer.param_shapes()) if self.params else 0
+            total += n
+            act = getattr(layer, "activation", "")
+            lines.append(f"{layer.name + (' ' + act if act else ''):<16}"
+                         f"{layer.output_dim if layer.output_dim else '?':>8}{n:>10}")
+        lines.append(f"{'total':<16}{'':>8}{total:>10}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"Sequential({self.layers!r}, input_dim={self.input_dim}, dtype={self.dtype.name!r})"
+
+
+def load_model(path):
+    """Read a model written by ``Sequential.save`` (no pickle is involved)."""
+    return serialization.load_model(path, Sequential, layer_from_config)
