@@ -1,5 +1,5 @@
 # The C kernels of csrc/, declared once for every wrapper module.
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint8_t, uint64_t
 
 cdef extern from "common.h" nogil:
     enum:
@@ -38,3 +38,24 @@ cdef extern from "loss.h" nogil:
                          Py_ssize_t m, Py_ssize_t k, double *loss, int n_threads)
     int fnn_mse(int dtype, const void *P, const void *Y, void *dP, Py_ssize_t m,
                 Py_ssize_t k, double *loss, int n_threads)
+
+cdef extern from "batchnorm.h" nogil:
+    int fnn_batchnorm_forward_train(int dtype, const void *Z, const void *gamma,
+                                    const void *beta, void *Zt, void *Zn, void *mu,
+                                    void *inv_std, void *running_mean, void *running_var,
+                                    Py_ssize_t m, Py_ssize_t n, double eps, double momentum,
+                                    int n_threads)
+    int fnn_batchnorm_forward_eval(int dtype, const void *Z, const void *gamma,
+                                   const void *beta, const void *running_mean,
+                                   const void *running_var, void *Zt, Py_ssize_t m,
+                                   Py_ssize_t n, double eps, int n_threads)
+    int fnn_batchnorm_backward(int dtype, const void *dZt, const void *Zn,
+                               const void *gamma, const void *inv_std, void *dZ,
+                               void *dgamma, void *dbeta, Py_ssize_t m, Py_ssize_t n,
+                               int n_threads)
+
+cdef extern from "dropout.h" nogil:
+    int fnn_dropout_forward(int dtype, const void *A, void *A_out, uint8_t *mask,
+                            Py_ssize_t size, double keep_prob, uint64_t seed, int n_threads)
+    int fnn_dropout_backward(int dtype, const void *dA, const uint8_t *mask, void *dA_prev,
+                             Py_ssize_t size, double keep_prob, int n_threads)

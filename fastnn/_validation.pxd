@@ -19,3 +19,9 @@ cpdef tuple loss_args(object Z, object y, int target_kind, bint compute_grad, ob
                       str func)
 cpdef tuple activation_args(object Z, object dA, object activation, object out,
                             object negative_slope, str func)
+cpdef tuple batchnorm_forward_args(object Z, object gamma, object beta, object eps,
+                                   object training, object running_mean, object running_var,
+                                   object momentum, object out)
+cpdef tuple batchnorm_backward_args(object dZ_tilde, object cache, object out)
+cpdef tuple dropout_forward_args(object A, object keep_prob, object seed, object out)
+cpdef tuple dropout_backward_args(object dA, object mask, object keep_prob, object out)

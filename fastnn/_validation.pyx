@@ -7,6 +7,7 @@ and the NumPy twins in ``fastnn.numpy_ops`` call the very same functions, so
 both implementations reject exactly the same inputs with the same messages.
 """
 import math
+from collections import namedtuple
 
 import numpy as np
 cimport numpy as cnp
@@ -272,3 +273,193 @@ cpdef tuple activation_args(object Z, object dA, object activation, object out,
     cdef double slope = check_real(negative_slope, "negative_slope", func)
     cdef cnp.ndarray buf = check_out(out, "out", func, (<object>z).shape, z.dtype)
     return z, da, act, slope, buf
+BatchNormCache = namedtuple("BatchNormCache", ["z_norm", "gamma", "mu", "inv_std"])
+BatchNormCache.__doc__ = """What batchnorm_backward needs from a training batchnorm_forward.
+
+z_norm : (m, n) the normalised batch (Z - mu) * inv_std.
+gamma : (n,) the scale used, held by reference (not copied).
+mu : (n,) the batch mean.
+inv_std : (n,) 1 / sqrt(var + eps), var the biased batch variance.
+
+Shared by fastnn.ops and fastnn.numpy_ops, so either backward accepts a cache
+from either forward.  Passing a cache back as ``out=(Z_tilde, cache)`` makes
+batchnorm_forward reuse its arrays (and overwrite them).
+"""
+
+cdef object _may_share_memory = np.may_share_memory
+
+
+cdef bint _same_or_disjoint(cnp.ndarray a, cnp.ndarray b):
+    """True when a and b are the same memory (an in-place call) or do not
+    overlap; a partial overlap would make an elementwise kernel read what it
+    has already written."""
+    if cnp.PyArray_DATA(a) == cnp.PyArray_DATA(b) and (<object>a).shape == (<object>b).shape:
+        return True
+    return not _may_share_memory(a, b)
+
+
+cdef cnp.ndarray _check_vector(object x, str name, str func, Py_ssize_t n, object dtype,
+                               str what, bint writeable):
+    """A (n,) array of dtype (the per-column vectors of a batch-norm layer)."""
+    cdef cnp.ndarray v = check_array(x, name, func, 1, dtype)
+    if v.shape[0] != n:
+        raise ValueError(f"{func}: {name} must have shape ({n},) to match {what}; "
+                         f"got {(<object>v).shape}")
+    if writeable and not cnp.PyArray_ISWRITEABLE(v):
+        raise ValueError(f"{func}: {name} must be writeable (it is updated in place)")
+    return v
+
+
+cdef tuple _outputs(object out, int n, str func, str names):
+    """out as an n-tuple: None, a single array (the first output), or a tuple."""
+    if out is None:
+        return (None,) * n
+    if isinstance(out, cnp.ndarray):
+        return (out,) + (None,) * (n - 1)
+    if isinstance(out, (tuple, list)) and len(out) == n:
+        return tuple(out)
+    raise TypeError(f"{func}: out must be None, an array, or a tuple {names} "
+                    f"(None for any to allocate); got {type(out).__name__}")
+
+
+cdef bint _check_flag(object value, str name, str func) except -1:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{func}: {name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+cpdef tuple batchnorm_forward_args(object Z, object gamma, object beta, object eps,
+                                   object training, object running_mean, object running_var,
+                                   object momentum, object out):
+    """Checked arguments of batchnorm_forward: (Z, gamma, beta, eps, training,
+    momentum, running_mean or None, running_var or None, Z_tilde buffer, and
+    for training the z_norm, mu, inv_std buffers, else None, None, None)."""
+    cdef str func = "batchnorm_forward"
+    cdef cnp.ndarray z = check_array(Z, "Z", func, 2)
+    cdef object dtype = z.dtype
+    cdef Py_ssize_t m = z.shape[0], n = z.shape[1]
+    cdef str what = f"the {n} columns of Z"
+    cdef cnp.ndarray g = _check_vector(gamma, "gamma", func, n, dtype, what, False)
+    cdef cnp.ndarray b = _check_vector(beta, "beta", func, n, dtype, what, False)
+    cdef double e = check_real(eps, "eps", func, 0.0, low_open=True)
+    cdef bint train = _check_flag(training, "training", func)
+    cdef double mom = check_real(momentum, "momentum (weight of the old running average)",
+                                 func, 0.0, 1.0)
+    cdef cnp.ndarray rm = None, rv = None
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{func}: pass both running_mean and running_var, or neither; "
+                         f"got only {'running_mean' if running_var is None else 'running_var'}")
+    if running_mean is not None:
+        rm = _check_vector(running_mean, "running_mean", func, n, dtype, what, train)
+        rv = _check_vector(running_var, "running_var", func, n, dtype, what, train)
+        if train and _may_share_memory(rm, rv):
+            raise ValueError(f"{func}: running_mean and running_var must be different arrays")
+    elif not train:
+        raise ValueError(f"{func}: training=False (inference) normalises with the running "
+                         f"statistics; pass running_mean and running_var")
+    if train and m < 2:
+        raise ValueError(f"{func}: a training mini-batch needs at least 2 rows, since the "
+                         f"variance of a single example is undefined; got Z of shape "
+                         f"{(<object>z).shape} (drop such a last batch, or use training=False)")
+    zt_out, cache_out = _outputs(out, 2, func, "(Z_tilde, cache)")
+    cdef cnp.ndarray zt = check_out(zt_out, "Z_tilde", func, (m, n), dtype)
+    if not _same_or_disjoint(zt, z):
+        raise ValueError(f"{func}: output Z_tilde must be Z itself or not overlap it")
+    if not train:
+        return z, g, b, e, train, mom, rm, rv, zt, None, None, None
+    cdef cnp.ndarray zn, mu, istd
+    if cache_out is None:
+        zn = np.empty((m, n), dtype=dtype)
+        mu = np.empty(n, dtype=dtype)
+        istd = np.empty(n, dtype=dtype)
+    else:
+        if not isinstance(cache_out, BatchNormCache):
+            raise TypeError(f"{func}: the cache in out must be a BatchNormCache to reuse; "
+                            f"got {type(cache_out).__name__}")
+        zn = check_out(cache_out.z_norm, "cache.z_norm", func, (m, n), dtype)
+        mu = check_out(cache_out.mu, "cache.mu", func, (n,), dtype)
+        istd = check_out(cache_out.inv_std, "cache.inv_std", func, (n,), dtype)
+        if _may_share_memory(zn, z) or _may_share_memory(zn, zt):
+            raise ValueError(f"{func}: cache.z_norm must not overlap Z or Z_tilde")
+    return z, g, b, e, train, mom, rm, rv, zt, zn, mu, istd
+
+
+cpdef tuple batchnorm_backward_args(object dZ_tilde, object cache, object out):
+    """Checked arguments of batchnorm_backward:
+    (dZ_tilde, z_norm, gamma, inv_std, dZ buffer, dgamma buffer, dbeta buffer)."""
+    cdef str func = "batchnorm_backward"
+    if not isinstance(cache, BatchNormCache):
+        raise TypeError(f"{func}: cache must be the BatchNormCache returned by "
+                        f"batchnorm_forward(..., training=True); got {type(cache).__name__}"
+                        + (" (inference returns no cache)" if cache is None else ""))
+    cdef cnp.ndarray zn = check_array(cache.z_norm, "cache.z_norm", func, 2)
+    cdef object dtype = zn.dtype
+    cdef Py_ssize_t m = zn.shape[0], n = zn.shape[1]
+    cdef cnp.ndarray dzt = check_array(dZ_tilde, "dZ_tilde", func, 2, dtype)
+    if (<object>dzt).shape != (<object>zn).shape:
+        raise ValueError(f"{func}: dZ_tilde must have the shape {(m, n)} of the forward "
+                         f"batch; got {(<object>dzt).shape}")
+    cdef str what = f"the {n} columns of the batch"
+    cdef cnp.ndarray g = _check_vector(cache.gamma, "cache.gamma", func, n, dtype, what, False)
+    cdef cnp.ndarray istd = _check_vector(cache.inv_std, "cache.inv_std", func, n, dtype,
+                                          what, False)
+    dz_out, dg_out, db_out = _outputs(out, 3, func, "(dZ, dgamma, dbeta)")
+    cdef cnp.ndarray dz = check_out(dz_out, "dZ", func, (m, n), dtype)
+    if not _same_or_disjoint(dz, dzt) or _may_share_memory(dz, zn):
+        raise ValueError(f"{func}: output dZ must be dZ_tilde itself or overlap neither "
+                         f"it nor cache.z_norm")
+    cdef cnp.ndarray dg = check_out(dg_out, "dgamma", func, (n,), dtype)
+    cdef cnp.ndarray db = check_out(db_out, "dbeta", func, (n,), dtype)
+    return dzt, zn, g, istd, dz, dg, db
+
+
+cdef object _check_seed(object seed, str func):
+    if isinstance(seed, (bool, np.bool_)) or not hasattr(seed, "__index__"):
+        raise TypeError(f"{func}: seed must be an integer in [0, 2**64); got {seed!r}")
+    s = seed.__index__()
+    if s < 0 or s >= 2 ** 64:
+        raise ValueError(f"{func}: seed must be an integer in [0, 2**64); got {s}")
+    return s
+
+
+cpdef tuple dropout_forward_args(object A, object keep_prob, object seed, object out):
+    """Checked arguments of dropout_forward: (A, keep_prob, seed, A_out buffer,
+    mask buffer)."""
+    cdef str func = "dropout_forward"
+    cdef cnp.ndarray a = check_array(A, "A", func, 2)
+    cdef double p = check_real(keep_prob, "keep_prob", func, 0.0, 1.0, low_open=True)
+    s = _check_seed(seed, func)
+    a_out, mask_out = _outputs(out, 2, func, "(A_out, mask)")
+    cdef tuple shape = (<object>a).shape
+    cdef cnp.ndarray ao = check_out(a_out, "A_out", func, shape, a.dtype)
+    if not _same_or_disjoint(ao, a):
+        raise ValueError(f"{func}: output A_out must be A itself or not overlap it")
+    cdef cnp.ndarray mask = check_out(mask_out, "mask", func, shape, np.uint8)
+    return a, p, s, ao, mask
+
+
+cpdef tuple dropout_backward_args(object dA, object mask, object keep_prob, object out):
+    """Checked arguments of dropout_backward: (dA, mask as uint8, keep_prob,
+    dA_prev buffer)."""
+    cdef str func = "dropout_backward"
+    cdef cnp.ndarray da = check_array(dA, "dA", func, 2)
+    cdef tuple shape = (<object>da).shape
+    if not isinstance(mask, cnp.ndarray):
+        raise TypeError(f"{func}: mask must be the numpy.ndarray returned by dropout_forward; "
+                        f"got {type(mask).__name__}")
+    cdef cnp.ndarray mk = <cnp.ndarray>mask
+    if mk.dtype != np.uint8 and mk.dtype != np.bool_:
+        raise TypeError(f"{func}: mask must have dtype uint8 (or bool) as dropout_forward "
+                        f"returns it; got {mk.dtype}")
+    if (<object>mk).shape != shape:
+        raise ValueError(f"{func}: mask must have the shape {shape} of dA; "
+                         f"got {(<object>mk).shape}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(mk):
+        raise ValueError(f"{func}: mask must be C-contiguous")
+    if mk.dtype == np.bool_:
+        mk = mk.view(np.uint8)
+    cdef double p = check_real(keep_prob, "keep_prob", func, 0.0, 1.0, low_open=True)
+    cdef cnp.ndarray dap = check_out(out, "dA_prev", func, shape, da.dtype)
+    if not _same_or_disjoint(dap, da):
+        raise ValueError(f"{func}: output dA_prev must be dA itself or not overlap it")
+    return da, mk, p, dap

@@ -6,10 +6,13 @@ behaviour the compiled kernels must match, and the baseline ``bench/``
 measures them against.  The test suite runs the same specification tests on
 both modules.
 """
+import math
+
 import numpy as np
 
-from fastnn._validation import (activation_args, dense_backward_args, dense_forward_args,
-                                loss_args)
+from fastnn._validation import (BatchNormCache, activation_args, batchnorm_backward_args,
+                                batchnorm_forward_args, dense_backward_args, dense_forward_args,
+                                dropout_backward_args, dropout_forward_args, loss_args)
 
 __all__ = [
     "dense_forward",
@@ -21,6 +24,11 @@ __all__ = [
     "mean_squared_error",
     "softmax",
     "sigmoid",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "BatchNormCache",
+    "dropout_forward",
+    "dropout_backward",
 ]
 
 # activation codes of fastnn._validation.ACTIVATIONS
@@ -173,3 +181,88 @@ def sigmoid(Z, *, out=None):
     A = check_out(out, "out", "sigmoid", Z.shape, Z.dtype)
     A[...] = _sigmoid(Z)
     return A
+
+
+def batchnorm_forward(Z, gamma, beta, *, eps=1e-5, training=True, running_mean=None,
+                      running_var=None, momentum=0.9, out=None):
+    """NumPy twin of fastnn.ops.batchnorm_forward (the course's formulas)."""
+    (Z, gamma, beta, eps, training, momentum, running_mean, running_var,
+     Z_tilde, z_norm, mu_buf, inv_std_buf) = batchnorm_forward_args(
+        Z, gamma, beta, eps, training, running_mean, running_var, momentum, out)
+    if not training:
+        Z_tilde[...] = gamma * (Z - running_mean) / np.sqrt(running_var + eps) + beta
+        return Z_tilde, None
+    m = Z.shape[0]
+    mu = Z.mean(axis=0)
+    var = Z.var(axis=0)                       # biased: divides by m
+    inv_std = 1 / np.sqrt(var + eps)
+    z_norm[...] = (Z - mu) * inv_std          # before Z_tilde, which may be Z
+    Z_tilde[...] = gamma * z_norm + beta
+    mu_buf[...] = mu
+    inv_std_buf[...] = inv_std
+    if running_mean is not None:
+        running_mean *= momentum
+        running_mean += (1 - momentum) * mu
+        running_var *= momentum
+        running_var += (1 - momentum) * (var * (m / (m - 1)))   # unbiased, as torch
+    return Z_tilde, BatchNormCache(z_norm, gamma, mu_buf, inv_std_buf)
+
+
+def batchnorm_backward(dZ_tilde, cache, *, out=None):
+    """NumPy twin of fastnn.ops.batchnorm_backward (the compact closed form)."""
+    dZ_tilde, z_norm, gamma, inv_std, dZ, dgamma, dbeta = batchnorm_backward_args(
+        dZ_tilde, cache, out)
+    m = z_norm.shape[0]
+    db = dZ_tilde.sum(axis=0)
+    dg = (dZ_tilde * z_norm).sum(axis=0)
+    dZ[...] = (gamma * inv_std / m) * (m * dZ_tilde - db - z_norm * dg)
+    dgamma[...] = dg
+    dbeta[...] = db
+    return dZ, dgamma, dbeta
+
+
+# SplitMix64, as in csrc/dropout.c, in wrapping uint64 array arithmetic.
+_GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S27, _S30, _S31, _S32 = (np.uint64(s) for s in (27, 30, 31, 32))
+
+
+def _mix64(z):
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+def _dropout_bits(seed, size):
+    """u_e of csrc/dropout.c for e < size: 32 bits of word e // 2 of the
+    SplitMix64 stream whose state starts at mix64(seed), low half for even e."""
+    key = _mix64(np.array([seed], dtype=np.uint64))
+    k = np.arange(1, (size + 1) // 2 + 1, dtype=np.uint64)
+    words = _mix64(key + k * _GOLDEN_GAMMA)
+    u = np.empty(2 * words.size, dtype=np.uint32)
+    u[0::2] = words & np.uint64(0xFFFFFFFF)
+    u[1::2] = words >> _S32
+    return u[:size]
+
+
+def _keep_factor(keep, keep_prob, dtype):
+    # 0 or 1/keep_prob rounded once to dtype, as the C kernel multiplies by
+    return np.where(keep, dtype.type(1.0 / keep_prob), dtype.type(0))
+
+
+def dropout_forward(A, keep_prob, seed, *, out=None):
+    """NumPy twin of fastnn.ops.dropout_forward: the same mask for the same seed."""
+    A, keep_prob, seed, A_out, mask = dropout_forward_args(A, keep_prob, seed, out)
+    # u / 2**32 < keep_prob, exactly: keep_prob * 2**32 is exact in float64
+    keep = _dropout_bits(seed, A.size).reshape(A.shape) <= math.ceil(keep_prob * 2.0 ** 32) - 1
+    mask[...] = keep
+    A_out[...] = A * _keep_factor(keep, keep_prob, A.dtype)
+    return A_out, mask
+
+
+def dropout_backward(dA, mask, keep_prob, *, out=None):
+    """NumPy twin of fastnn.ops.dropout_backward."""
+    dA, mask, keep_prob, dA_prev = dropout_backward_args(dA, mask, keep_prob, out)
+    dA_prev[...] = dA * _keep_factor(mask != 0, keep_prob, dA.dtype)
+    return dA_prev

@@ -10,10 +10,13 @@ loop runs without allocating.
 ``fastnn.numpy_ops`` has a plain-NumPy twin of every function here, same
 signature and same argument checks.
 """
+from fastnn._batchnorm import batchnorm_backward, batchnorm_forward
 from fastnn._dense import (activation_backward, activation_forward, dense_backward,
                            dense_forward)
+from fastnn._dropout import dropout_backward, dropout_forward
 from fastnn._loss import (mean_squared_error, sigmoid, sigmoid_cross_entropy, softmax,
                           softmax_cross_entropy)
+from fastnn._validation import BatchNormCache
 
 __all__ = [
     "dense_forward",
@@ -25,4 +28,9 @@ __all__ = [
     "mean_squared_error",
     "softmax",
     "sigmoid",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "BatchNormCache",
+    "dropout_forward",
+    "dropout_backward",
 ]
