@@ -22,7 +22,18 @@ finally:
 del _user_policy
 
 from fastnn import ops
+from fastnn.callbacks import (Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint,
+                              TerminateOnNaN)
+from fastnn.gradcheck import gradient_check
+from fastnn.layers import BatchNorm, Dense, Dropout
+from fastnn.model import History, Sequential, load_model
+from fastnn.preprocessing import Normalizer
 
 __version__ = "0.1.0"
 
-__all__ = ["ops", "set_num_threads", "get_num_threads", "openmp_enabled", "__version__"]
+__all__ = [
+    "ops", "set_num_threads", "get_num_threads", "openmp_enabled", "__version__",
+    "Sequential", "Dense", "BatchNorm", "Dropout", "History", "load_model",
+    "Callback", "EarlyStopping", "LearningRateScheduler", "ModelCheckpoint", "TerminateOnNaN",
+    "gradient_check", "Normalizer",
+]

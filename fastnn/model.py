@@ -278,11 +278,7 @@ class Sequential:
         if not any(isinstance(cb, callbacks_mod.TerminateOnNaN) for cb in callbacks):
             callbacks.append(callbacks_mod.TerminateOnNaN())
 
-        # the loss takes the output layer's logits
-        self.output_layer.train_activation = "linear"
-        for layer in self.layers:
-            if isinstance(layer, Dense):
-                layer.l2 = l2
+        self._prepare_training(l2)
         self.loss = loss_obj.name
         history = History()
         for cb in callbacks:
@@ -306,6 +302,13 @@ class Sequential:
                                        f"{cb.monitor} did not improve for {cb.patience + 1} epochs"
                                        f" (best {cb.best:.6g} at epoch {cb.best_epoch})")
         return history
+
+    def _prepare_training(self, l2):
+        # the loss kernels take the output layer's logits; L2 is folded into dW
+        self.output_layer.train_activation = "linear"
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                layer.l2 = l2
 
     def _batches(self, m, batch_size):
         size = m if batch_size is None else min(batch_size, m)
@@ -405,6 +408,15 @@ class Sequential:
                 # a distinct 64-bit seed per (step, layer), derived from the model seed
                 layer.seed = (self._dropout_base + self.step * 0x9E3779B97F4A7C15
                               + i * 0xBF58476D1CE4E5B9) & _MASK64
+        data_loss, reg_loss, correct = self._forward_backward(Xb, yb, loss_obj, l2, l1)
+        if math.isfinite(data_loss + reg_loss):
+            self.optimizer.step(self.params)
+        return data_loss, reg_loss, correct
+
+    def _forward_backward(self, Xb, yb, loss_obj, l2, l1, backward=True):
+        """Training-mode forward pass and, when the cost is finite and
+        ``backward``, the gradients of the cost into ``self.params``' gradient
+        buffer.  Returns (data loss, regularization loss, number correct)."""
         A = Xb
         for layer in self.layers:
             A = layer.forward(A, True)
@@ -415,7 +427,7 @@ class Sequential:
         correct = loss_obj.correct(A, yb) if loss_obj.classification else 0
         data_loss, dZ = loss_obj(A, yb, out=dZ)
         reg_loss = losses.regularization(self._dense_weights(), m, l2, l1) if (l2 or l1) else 0.0
-        if not math.isfinite(data_loss + reg_loss):
+        if not backward or not math.isfinite(data_loss + reg_loss):
             return data_loss, reg_loss, correct
         dA = dZ
         for i in range(len(self.layers) - 1, -1, -1):
@@ -424,7 +436,6 @@ class Sequential:
             for layer in self.layers:
                 if isinstance(layer, Dense):
                     layer.dW += (l1 / m) * np.sign(layer.W)
-        self.optimizer.step(self.params)
         return data_loss, reg_loss, correct
 
     # ------------------------------------------------------------ inference

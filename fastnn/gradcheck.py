@@ -1,0 +1,164 @@
+"""Gradient checking: compare backpropagation with centred finite differences.
+
+    result = fn.gradient_check(model, X, y, loss="categorical_crossentropy", l2=0.01)
+    result.difference, result.passed, result.verdict, result.per_parameter
+
+All parameters are flattened into one vector theta; for each coordinate i
+(or a random sample of them, for large models)
+
+    d_approx[i] = (J(theta + eps e_i) - J(theta - eps e_i)) / (2 eps)
+
+and the relative difference ``||d_approx - d|| / (||d_approx|| + ||d||)`` is
+compared with the course's scale: about 1e-7 is right, 1e-5 deserves a
+closer look, 1e-3 or more is almost certainly a bug.  J includes the L2 (and
+L1) term.  The check runs on a float64 copy of the model, so the model
+itself is untouched; dropout is turned off in that copy (its random masks
+would make J a different function at every evaluation), and BatchNorm uses
+the batch statistics of X, as in training.
+"""
+import math
+
+import numpy as np
+
+from fastnn import losses
+from fastnn.layers import Dropout, layer_from_config
+
+__all__ = ["gradient_check", "GradientCheckResult", "verdict_for"]
+
+
+def verdict_for(difference):
+    """The course's reading of a relative difference."""
+    if not math.isfinite(difference):
+        return "the gradients are not finite: a bug, or a cost that overflows"
+    if difference < 1e-7:
+        return "correct: backpropagation agrees with the numerical gradient (< 1e-7)"
+    if difference < 1e-5:
+        return ("probably correct, but look closer: the difference is above 1e-7; check the "
+                "parameters with the largest per-parameter differences")
+    if difference < 1e-3:
+        return ("suspicious: a difference of this size (1e-5 to 1e-3) often hides a bug; check "
+                "the parameters with the largest per-parameter differences")
+    return "almost certainly a bug: the difference is 1e-3 or more"
+
+
+def _relative(approx, exact):
+    denom = np.linalg.norm(approx) + np.linalg.norm(exact)
+    return 0.0 if denom == 0 else float(np.linalg.norm(approx - exact) / denom)
+
+
+class GradientCheckResult:
+    """``difference`` overall, ``per_parameter`` {"dense_1.W": difference, ...},
+    ``passed`` (difference < threshold), ``verdict`` text, ``notes`` about what
+    the check changed (dropout off), ``n_checked`` coordinates."""
+
+    def __init__(self, difference, per_parameter, threshold, n_checked, n_total, notes):
+        self.difference = difference
+        self.per_parameter = per_parameter
+        self.threshold = threshold
+        self.passed = bool(difference < threshold)
+        self.verdict = verdict_for(difference)
+        self.n_checked = n_checked
+        self.n_total = n_total
+        self.notes = notes
+
+    def __repr__(self):
+        worst = max(self.per_parameter.items(), key=lambda kv: kv[1], default=("-", 0.0))
+        return (f"GradientCheckResult(difference={self.difference:.3g}, passed={self.passed}, "
+                f"checked {self.n_checked}/{self.n_total} coordinates, worst {worst[0]} "
+                f"{worst[1]:.3g}: {self.verdict})")
+
+
+def _float64_copy(model):
+    """The same network in float64 with dropout turned off."""
+    configs = []
+    dropped = []
+    for layer in model.layers:
+        config = layer.get_config()
+        if isinstance(layer, Dropout) and layer.keep_prob < 1.0:
+            dropped.append(layer.name)
+            config["keep_prob"] = 1.0
+        configs.append(config)
+    copy = type(model)([layer_from_config(c) for c in configs], input_dim=model.input_dim,
+                       dtype="float64", seed=model.seed)
+    for name in copy.params.names:
+        copy.params[name][...] = model.params[name]
+    for src, dst in zip(model.layers, copy.layers):
+        for key, arr in src.state_arrays().items():
+            dst.state_arrays()[key][...] = arr
+    copy.normalizer = model.normalizer
+    return copy, dropped
+
+
+def gradient_check(model, X, y, loss=None, l2=0.0, l1=0.0, epsilon=1e-7, threshold=1e-7,
+                   max_coordinates=None, seed=0):
+    """Check the model's backpropagation on (X, y) by centred differences.
+
+    loss, l2, l1 : as in ``fit`` (loss None: from the output activation).
+    epsilon : the step of the finite differences.
+    threshold : ``passed`` means difference < threshold.
+    max_coordinates : check at most this many coordinates, sampled at random
+        (seeded by ``seed``) and spread over every parameter array; None checks all.
+    """
+    func = "gradient_check"
+    if getattr(model, "params", None) is None:
+        if hasattr(model, "build") and np.ndim(X) == 2:
+            model.build(np.shape(X)[1])
+        else:
+            raise ValueError(f"{func}: model must be a built fastnn Sequential")
+    for name, value, low in (("epsilon", epsilon, 0.0), ("threshold", threshold, 0.0)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > low):
+            raise ValueError(f"{func}: {name} must be a finite number > 0; got {value!r}")
+    for name, value in (("l2", l2), ("l1", l1)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise ValueError(f"{func}: {name} must be a finite number >= 0; got {value!r}")
+    if max_coordinates is not None and (isinstance(max_coordinates, bool)
+                                        or not isinstance(max_coordinates, int)
+                                        or max_coordinates < 1):
+        raise ValueError(f"{func}: max_coordinates must be an integer >= 1 or None; "
+                         f"got {max_coordinates!r}")
+
+    net, dropped = _float64_copy(model)
+    Xc = net._check_X(X, func)
+    loss_obj = losses.get(loss if loss is not None else model.loss, net.output_layer.activation)
+    targets = loss_obj.targets(y, Xc.shape[0], net.output_dim, net.dtype)
+    if any(layer.kind == "batchnorm" for layer in net.layers) and Xc.shape[0] < 2:
+        raise ValueError(f"{func}: a model with BatchNorm needs at least 2 rows of X")
+    net._prepare_training(l2)
+
+    def cost():
+        data_loss, reg_loss, _ = net._forward_backward(Xc, targets, loss_obj, l2, l1,
+                                                       backward=False)
+        return data_loss + reg_loss
+
+    net._forward_backward(Xc, targets, loss_obj, l2, l1)
+    theta = net.params.flat()
+    exact = np.array(net.params.flat_grad(), copy=True)
+
+    n = theta.size
+    if max_coordinates is None or max_coordinates >= n:
+        coords = np.arange(n)
+    else:
+        coords = np.sort(np.random.default_rng(seed).choice(n, size=max_coordinates, replace=False))
+    approx = np.empty(coords.size)
+    for j, i in enumerate(coords):
+        original = theta[i]
+        theta[i] = original + epsilon
+        plus = cost()
+        theta[i] = original - epsilon
+        minus = cost()
+        theta[i] = original
+        approx[j] = (plus - minus) / (2.0 * epsilon)
+
+    per_parameter = {}
+    for name, offset, shape in net.params.layout:
+        size = int(np.prod(shape))
+        mask = (coords >= offset) & (coords < offset + size)
+        if mask.any():
+            per_parameter[name] = _relative(approx[mask], exact[coords[mask]])
+    notes = []
+    if dropped:
+        notes.append(f"dropout turned off for the check in {', '.join(dropped)}")
+    if model.dtype != np.float64:
+        notes.append(f"checked on a float64 copy of the {model.dtype.name} model")
+    return GradientCheckResult(_relative(approx, exact[coords]), per_parameter, threshold,
+                               int(coords.size), int(n), notes)

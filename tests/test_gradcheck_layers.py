@@ -1,0 +1,87 @@
+"""Every layer's backward pass, checked by finite differences (float64)."""
+import numpy as np
+import pytest
+
+import fastnn as fn
+
+
+def data(m=12, n=4, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((m, n)), rng.integers(0, k, m)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh", "sigmoid", "linear"])
+def test_dense_stack(activation):
+    X, y = data()
+    model = fn.Sequential([fn.Dense(6, activation, init="xavier"), fn.Dense(5, activation),
+                           fn.Dense(3, "softmax")], input_dim=4, dtype="float64", seed=1)
+    result = fn.gradient_check(model, X, y, l2=0.3)
+    assert result.passed, result
+    assert set(result.per_parameter) == {"dense_1.W", "dense_1.b", "dense_2.W", "dense_2.b",
+                                         "dense_3.W", "dense_3.b"}
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_batchnorm_and_dropout(activation):
+    X, y = data(m=16)
+    model = fn.Sequential([fn.Dense(6, activation), fn.BatchNorm(), fn.Dropout(0.5),
+                           fn.Dense(3, "softmax")], input_dim=4, dtype="float64", seed=2)
+    result = fn.gradient_check(model, X, y, l2=0.1)
+    assert result.passed, result
+    assert any("dropout" in note for note in result.notes)
+    assert "batchnorm_1.gamma" in result.per_parameter
+
+
+def test_sigmoid_and_mse_outputs_with_l1():
+    X, _ = data()
+    rng = np.random.default_rng(3)
+    yb = rng.integers(0, 2, (12, 2))
+    model = fn.Sequential([fn.Dense(5, "tanh"), fn.Dense(2, "sigmoid")], input_dim=4,
+                          dtype="float64", seed=0)
+    assert fn.gradient_check(model, X, yb).passed
+    reg = fn.Sequential([fn.Dense(5, "tanh"), fn.Dense(2, "linear")], input_dim=4,
+                        dtype="float64", seed=0)
+    assert fn.gradient_check(reg, X, rng.standard_normal((12, 2)), loss="mse", l1=0.05).passed
+
+
+def test_float32_model_is_checked_in_float64_and_left_untouched():
+    X, y = data()
+    model = fn.Sequential([fn.Dense(5, "relu"), fn.Dense(3, "softmax")], input_dim=4, seed=0)
+    before = model.get_weights()
+    result = fn.gradient_check(model, X, y)
+    assert result.passed and any("float64" in note for note in result.notes)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_catches_a_wrong_gradient(monkeypatch):
+    """A backward pass that forgets the L2 term must fail the check."""
+    X, y = data()
+    model = fn.Sequential([fn.Dense(5, "tanh"), fn.Dense(3, "softmax")], input_dim=4,
+                          dtype="float64", seed=0)
+    good = fn.gradient_check(model, X, y, l2=1.0)
+    assert good.passed and good.difference < 1e-7
+    import fastnn.model as model_mod
+
+    original = model_mod.Sequential._prepare_training
+
+    def forget_l2(self, l2):
+        original(self, 0.0)      # cost keeps its L2 term, gradients lose it
+    monkeypatch.setattr(model_mod.Sequential, "_prepare_training", forget_l2)
+    bad = fn.gradient_check(model, X, y, l2=1.0)
+    assert not bad.passed and bad.difference > 1e-3
+    assert "bug" in bad.verdict
+    assert max(bad.per_parameter, key=bad.per_parameter.get).endswith(".W")
+
+
+def test_sampled_coordinates_and_errors():
+    X, y = data()
+    model = fn.Sequential([fn.Dense(30, "tanh"), fn.Dense(3, "softmax")], input_dim=4,
+                          dtype="float64")
+    result = fn.gradient_check(model, X, y, max_coordinates=40)
+    assert result.n_checked == 40 and result.n_total == 4 * 30 + 30 + 30 * 3 + 3
+    assert result.passed
+    with pytest.raises(ValueError, match="epsilon"):
+        fn.gradient_check(model, X, y, epsilon=0)
+    with pytest.raises(ValueError, match="max_coordinates"):
+        fn.gradient_check(model, X, y, max_coordinates=0)
