@@ -24,6 +24,8 @@ del _user_policy
 from fastnn import ops
 from fastnn.callbacks import (Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint,
                               TerminateOnNaN)
+from fastnn import data
+from fastnn.diagnosis import diagnose
 from fastnn.gradcheck import gradient_check
 from fastnn.layers import BatchNorm, Dense, Dropout
 from fastnn.model import History, Sequential, load_model
@@ -35,5 +37,5 @@ __all__ = [
     "ops", "set_num_threads", "get_num_threads", "openmp_enabled", "__version__",
     "Sequential", "Dense", "BatchNorm", "Dropout", "History", "load_model",
     "Callback", "EarlyStopping", "LearningRateScheduler", "ModelCheckpoint", "TerminateOnNaN",
-    "gradient_check", "Normalizer",
+    "gradient_check", "Normalizer", "diagnose", "data",
 ]

@@ -501,6 +501,21 @@ class Sequential:
         targets = loss_obj.targets(y, X.shape[0], self.output_dim, self.dtype)
         return self._evaluate(X, targets, loss_obj)
 
+    def diagnose(self, train_data, dev_data, bayes_error=0.0, tolerance=0.02):
+        """Bias/variance diagnosis (fastnn.diagnose) from the classification
+        errors (1 - accuracy) on ``train_data`` and ``dev_data``, (X, y) pairs."""
+        from fastnn.diagnosis import diagnose
+        errors = []
+        for name, pair in (("train_data", train_data), ("dev_data", dev_data)):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f"diagnose: {name} must be a pair (X, y)")
+            result = self.evaluate(*pair)
+            if "accuracy" not in result:
+                raise ValueError("diagnose: needs a classification model (softmax or sigmoid "
+                                 "output) to count errors")
+            errors.append(1.0 - result["accuracy"])
+        return diagnose(errors[0], errors[1], bayes_error=bayes_error, tolerance=tolerance)
+
     # ------------------------------------------------------------ weights
     def get_weights(self):
         """Copies of the trainable parameters in layer order: W, b of each

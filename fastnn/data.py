@@ -1,0 +1,137 @@
+"""Data sets split the course's way, mini-batches and one-hot labels.
+
+    train, dev, test = fn.data.train_dev_test_split(X, y, dev=0.2, test=0.2, seed=0)
+    X_train, y_train = train
+
+Sizes are fractions of the examples (the old 60/20/20, or 98/1/1 when data
+is plentiful) or absolute counts (``dev=10_000``).  With ``test=0`` only a
+train and a dev set are made: a dev set without a test set is fine when no
+unbiased final estimate is needed.
+"""
+import numbers
+
+import numpy as np
+
+__all__ = ["train_dev_test_split", "minibatches", "one_hot", "from_one_hot"]
+
+
+def _count(size, m, name):
+    if isinstance(size, bool) or size is None:
+        raise TypeError(f"train_dev_test_split: {name} must be a fraction in [0, 1) or a count; "
+                        f"got {size!r}")
+    if isinstance(size, numbers.Integral):
+        if not 0 <= size < m:
+            raise ValueError(f"train_dev_test_split: {name}={size} examples must be in [0, {m})")
+        return int(size)
+    if isinstance(size, numbers.Real) and 0.0 <= size < 1.0:
+        return int(round(size * m))
+    raise ValueError(f"train_dev_test_split: {name} must be a fraction in [0, 1) or a count of "
+                     f"examples; got {size!r}")
+
+
+def _check_rows(X, y, func):
+    X = np.asarray(X)
+    if X.ndim < 1 or X.shape[0] == 0:
+        raise ValueError(f"{func}: X must have at least one example (row); got shape {X.shape}")
+    if y is not None:
+        y = np.asarray(y)
+        if y.ndim < 1 or y.shape[0] != X.shape[0]:
+            raise ValueError(f"{func}: X has {X.shape[0]} rows but y has "
+                             f"{y.shape[0] if y.ndim else 'no'} rows")
+    return X, y
+
+
+def train_dev_test_split(X, y=None, dev=0.2, test=0.2, shuffle=True, seed=None, stratify=None):
+    """Split rows into train, dev and (unless test is 0) test sets.
+
+    Returns ``((X_train, y_train), (X_dev, y_dev), (X_test, y_test))``, or
+    without y ``(X_train, X_dev, X_test)``; the test part is left out when
+    ``test == 0``.  stratify : labels (or True for y) whose class proportions
+    each part keeps.  Requires shuffle when stratifying.
+    """
+    func = "train_dev_test_split"
+    X, y = _check_rows(X, y, func)
+    m = X.shape[0]
+    n_dev, n_test = _count(dev, m, "dev"), _count(test, m, "test")
+    if n_dev + n_test >= m:
+        raise ValueError(f"{func}: dev ({n_dev}) and test ({n_test}) leave no training examples "
+                         f"out of {m}")
+    rng = np.random.default_rng(seed)
+    if stratify is not None:
+        if not shuffle:
+            raise ValueError(f"{func}: stratify needs shuffle=True")
+        labels = y if stratify is True else np.asarray(stratify)
+        if labels is None or labels.shape[:1] != (m,):
+            raise ValueError(f"{func}: stratify must be labels with one entry per row (or True "
+                             f"to use y)")
+        if labels.ndim > 1:
+            labels = labels.argmax(axis=1)
+        parts = [[], [], []]
+        classes = np.unique(labels)
+        # largest remainders keep the totals exact while each class keeps its share
+        for c in classes:
+            idx = rng.permutation(np.flatnonzero(labels == c))
+            k_test = int(np.floor(len(idx) * n_test / m))
+            k_dev = int(np.floor(len(idx) * n_dev / m))
+            parts[2].append(idx[:k_test])
+            parts[1].append(idx[k_test:k_test + k_dev])
+            parts[0].append(idx[k_test + k_dev:])
+        test_idx, dev_idx, train_idx = (np.concatenate(p) for p in (parts[2], parts[1], parts[0]))
+        for target, size in ((1, n_dev), (2, n_test)):
+            current = dev_idx if target == 1 else test_idx
+            missing = size - len(current)
+            if missing > 0:
+                moved, train_idx = train_idx[:missing], train_idx[missing:]
+                current = np.concatenate([current, moved])
+            if target == 1:
+                dev_idx = current
+            else:
+                test_idx = current
+        train_idx, dev_idx, test_idx = (rng.permutation(i) for i in (train_idx, dev_idx, test_idx))
+    else:
+        order = rng.permutation(m) if shuffle else np.arange(m)
+        test_idx, dev_idx, train_idx = (order[:n_test], order[n_test:n_test + n_dev],
+                                        order[n_test + n_dev:])
+    pieces = [train_idx, dev_idx] + ([test_idx] if n_test else [])
+    if y is None:
+        return tuple(X[i] for i in pieces)
+    return tuple((X[i], y[i]) for i in pieces)
+
+
+def minibatches(X, y=None, batch_size=64, shuffle=True, seed=None):
+    """Yield (X_batch, y_batch) (or X_batch) of ``batch_size`` rows, the last one
+    holding the remainder; shuffled with ``seed`` when asked."""
+    X, y = _check_rows(X, y, "minibatches")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"minibatches: batch_size must be an integer >= 1; got {batch_size!r}")
+    m = X.shape[0]
+    order = np.random.default_rng(seed).permutation(m) if shuffle else None
+    for lo in range(0, m, batch_size):
+        idx = slice(lo, lo + batch_size) if order is None else order[lo:lo + batch_size]
+        yield X[idx] if y is None else (X[idx], y[idx])
+
+
+def one_hot(y, n_classes=None, dtype=np.float32):
+    """(m,) integer labels -> (m, n_classes) one-hot rows."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"one_hot: labels must be 1-D; got shape {y.shape}")
+    if y.size and (y.dtype.kind not in "iu" and not np.all(y == np.floor(y))):
+        raise ValueError("one_hot: labels must be whole numbers")
+    y = y.astype(np.int64)
+    if n_classes is None:
+        n_classes = int(y.max()) + 1 if y.size else 0
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"one_hot: labels must be in [0, {n_classes}); got values from "
+                         f"{y.min()} to {y.max()}")
+    Y = np.zeros((y.shape[0], n_classes), dtype=dtype)
+    Y[np.arange(y.shape[0]), y] = 1
+    return Y
+
+
+def from_one_hot(Y):
+    """(m, k) one-hot (or probability) rows -> (m,) labels of the largest entry."""
+    Y = np.asarray(Y)
+    if Y.ndim != 2:
+        raise ValueError(f"from_one_hot: expected 2-D rows; got shape {Y.shape}")
+    return Y.argmax(axis=1)
