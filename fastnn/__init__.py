@@ -24,7 +24,7 @@ del _user_policy
 from fastnn import ops
 from fastnn.callbacks import (Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint,
                               TerminateOnNaN)
-from fastnn import data
+from fastnn import augment, data
 from fastnn.diagnosis import diagnose
 from fastnn.gradcheck import gradient_check
 from fastnn.layers import BatchNorm, Dense, Dropout
@@ -37,5 +37,5 @@ __all__ = [
     "ops", "set_num_threads", "get_num_threads", "openmp_enabled", "__version__",
     "Sequential", "Dense", "BatchNorm", "Dropout", "History", "load_model",
     "Callback", "EarlyStopping", "LearningRateScheduler", "ModelCheckpoint", "TerminateOnNaN",
-    "gradient_check", "Normalizer", "diagnose", "data",
+    "gradient_check", "Normalizer", "diagnose", "data", "augment",
 ]

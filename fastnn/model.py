@@ -130,7 +130,7 @@ class Sequential:
         self.stop_training = False
         self.epoch = 0               # epochs trained so far
         self.step = 0                # optimizer steps taken so far
-        self._shuffle_rng = None
+        self._shuffle_rng = self._augment_rng = None
         self._workspaces = {}
         if input_dim is not None:
             self.build(input_dim)
@@ -163,11 +163,12 @@ class Sequential:
             dim = layer.build(dim)
         shapes = [shape for layer in self.layers for _, shape in layer.param_shapes()]
         buffer = ParameterBuffer(ParameterBuffer.size_of(shapes), self.dtype)
-        init_seq, shuffle_seq, dropout_seq = np.random.SeedSequence(self.seed).spawn(3)
+        init_seq, shuffle_seq, dropout_seq, augment_seq = np.random.SeedSequence(self.seed).spawn(4)
         init_rng = np.random.default_rng(init_seq)
         for layer in self.layers:
             layer.bind(buffer, init_rng)
         self._shuffle_rng = np.random.default_rng(shuffle_seq)
+        self._augment_rng = np.random.default_rng(augment_seq)
         self._dropout_base = int(dropout_seq.generate_state(1, np.uint64)[0])
         self.input_dim = input_dim
         self.params = buffer
@@ -203,9 +204,12 @@ class Sequential:
         X = np.asarray(X)
         if X.dtype.kind not in "biuf":
             raise TypeError(f"{func}: X must be numeric; got dtype {X.dtype}")
+        if X.ndim > 2:
+            X = X.reshape(X.shape[0], -1)      # images (m, H, W[, C]): one row per image
         if X.ndim != 2:
             raise ValueError(f"{func}: X must be 2-D (m examples, n features: rows are examples; "
-                             f"transpose the course's (n_x, m) arrays); got shape {X.shape}")
+                             f"transpose the course's (n_x, m) arrays) or images (m, H, W[, C]); "
+                             f"got shape {X.shape}")
         if X.shape[0] == 0:
             raise ValueError(f"{func}: X is empty (shape {X.shape})")
         if self.input_dim is not None and X.shape[1] != self.input_dim:
@@ -221,7 +225,7 @@ class Sequential:
     # ------------------------------------------------------------ training
     def fit(self, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=64, l2=0.0, l1=0.0,
             validation_data=None, callbacks=None, verbose=1, shuffle=True,
-            record_batch_loss=False):
+            record_batch_loss=False, augment=None, image_shape=None):
         """Train on (X, y) with mini-batch gradient descent; return a History.
 
         loss : "categorical_crossentropy" (softmax output; y integer labels
@@ -241,6 +245,9 @@ class Sequential:
         verbose : 0 silent, 1 progress bar, 2 one line per epoch.
         record_batch_loss : keep the cost of every mini-batch in
             ``history.batch_loss``.
+        augment : a fastnn.augment transform applied to every training
+            mini-batch (never to validation data); X must then be images
+            (m, H, W[, C]) or rows with ``image_shape=(H, W[, C])``.
         """
         func = "fit"
         epochs = _check_int(epochs, "epochs", 1, func)
@@ -259,8 +266,21 @@ class Sequential:
                 raise TypeError(f"{func}: callbacks must be fastnn Callback objects; "
                                 f"got {type(cb).__name__}")
         X_arr = np.asarray(X)
-        if self.params is None and X_arr.ndim == 2:
-            self.build(X_arr.shape[1])
+        if self.params is None and X_arr.ndim >= 2:
+            self.build(int(np.prod(X_arr.shape[1:])))
+        if augment is not None:
+            if not callable(augment):
+                raise TypeError(f"{func}: augment must be a fastnn.augment transform (callable); "
+                                f"got {type(augment).__name__}")
+            if image_shape is None:
+                if X_arr.ndim < 3:
+                    raise ValueError(f"{func}: augment needs images: X of shape (m, H, W[, C]) or "
+                                     f"image_shape=(H, W[, C]) for rows of flattened images")
+                image_shape = X_arr.shape[1:]
+            image_shape = tuple(int(d) for d in image_shape)
+            if len(image_shape) not in (2, 3) or int(np.prod(image_shape)) != self.input_dim:
+                raise ValueError(f"{func}: image_shape {image_shape} does not hold the "
+                                 f"{self.input_dim} input features")
         X = self._check_X(X_arr, func)
         loss_obj = losses.get(loss, self.output_layer.activation)
         targets = loss_obj.targets(y, X.shape[0], self.output_dim, self.dtype)
@@ -288,8 +308,9 @@ class Sequential:
         try:
             for cb in callbacks:
                 cb.on_train_begin({})
+            augmenter = None if augment is None else (augment, image_shape)
             self._run_epochs(X, targets, val, loss_obj, epochs, batch_size, l2, l1, callbacks,
-                             history, verbose, shuffle, record_batch_loss)
+                             history, verbose, shuffle, record_batch_loss, augmenter)
         finally:
             self.eval()
             for cb in callbacks:
@@ -322,7 +343,7 @@ class Sequential:
         return bounds
 
     def _run_epochs(self, X, targets, val, loss_obj, epochs, batch_size, l2, l1, callbacks,
-                    history, verbose, shuffle, record_batch_loss):
+                    history, verbose, shuffle, record_batch_loss, augmenter):
         m = X.shape[0]
         bounds = self._batches(m, batch_size)
         bar = None
@@ -341,6 +362,8 @@ class Sequential:
                 rows = 0
                 for batch, (lo, hi) in enumerate(bounds):
                     Xb, yb = self._gather(X, targets, order, lo, hi)
+                    if augmenter is not None:
+                        Xb = self._augment(Xb, *augmenter)
                     data_loss, reg_loss, correct = self._train_step(Xb, yb, loss_obj, l2, l1)
                     cost = data_loss + reg_loss
                     if record_batch_loss:
@@ -397,6 +420,15 @@ class Sequential:
         np.take(X, idx, axis=0, out=ws[0])
         np.take(targets, idx, axis=0, out=ws[1])
         return ws
+
+    def _augment(self, Xb, augment, image_shape):
+        k = Xb.shape[0]
+        images = augment(Xb.reshape((k,) + image_shape), self._augment_rng)
+        buf = self._workspaces.get(("augment", k))
+        if buf is None:
+            buf = self._workspaces[("augment", k)] = np.empty_like(Xb)
+        buf[...] = np.reshape(images, (k, -1))     # never into Xb: it may be a view of X
+        return buf
 
     def _train_step(self, Xb, yb, loss_obj, l2, l1):
         """One forward, backward and update on a mini-batch; returns

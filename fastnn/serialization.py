@@ -4,7 +4,7 @@ Entries (all plain NumPy arrays; ``np.load(path, allow_pickle=False)`` opens it)
 
 - ``__fastnn__``: uint8 bytes of a UTF-8 JSON header: ``format``
   ("fastnn-model"), ``version``, the model config (layers, input_dim, dtype,
-  seed), ``epoch``, ``step``, ``loss``, the shuffling RNG state, the
+  seed), ``epoch``, ``step``, ``loss``, the shuffling and augmentation RNG states, the
   optimizer's state without its arrays, and the names of the array entries.
 - ``param/<layer>.<name>``: trainable parameters (W, b, gamma, beta).
 - ``state/<layer>.<name>``: running statistics (BatchNorm running_mean/var).
@@ -76,6 +76,7 @@ def save_model(model, path):
         "format": FORMAT, "version": VERSION, "model": model.get_config(),
         "epoch": model.epoch, "step": model.step, "loss": model.loss,
         "shuffle_rng": model._shuffle_rng.bit_generator.state,
+        "augment_rng": model._augment_rng.bit_generator.state,
         "optimizer": optimizer, "normalizer": normalizer,
     }
     arrays[_HEADER] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
@@ -142,6 +143,7 @@ def load_model(path, model_cls, layer_from_config):
         model.step = int(header["step"])
         model.loss = header["loss"]
         model._shuffle_rng.bit_generator.state = header["shuffle_rng"]
+        model._augment_rng.bit_generator.state = header["augment_rng"]
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"load_model: {path} is damaged or incomplete: {exc}") from None
     return model
