@@ -18,13 +18,12 @@
 
 /* Training forward.
  * IN Z (m, n), m >= 2 (else FNN_EINVAL); IN gamma, beta (n,);
- * OUT Zt (m, n) = gamma * Zn + beta, may be Z;
- * OUT Zn (m, n) = (Z - mu) * inv_std, distinct from Z and Zt;
+ * OUT Zt (m, n) = gamma * (Z - mu) * inv_std + beta, not overlapping Z;
  * OUT mu (n,) batch mean; OUT inv_std (n,) = 1 / sqrt(var + eps), var biased;
  * IN/OUT running_mean, running_var (n,): both NULL, or both updated in place.
- * FNN_ENOMEM if the per-block partial sums cannot be allocated. */
+ * FNN_ENOMEM if the workspace cannot be allocated. */
 int fnn_batchnorm_forward_train(int dtype, const void *Z, const void *gamma,
-                                const void *beta, void *Zt, void *Zn, void *mu,
+                                const void *beta, void *Zt, void *mu,
                                 void *inv_std, void *running_mean,
                                 void *running_var, ptrdiff_t m, ptrdiff_t n,
                                 double eps, double momentum, int n_threads);
@@ -32,21 +31,23 @@ int fnn_batchnorm_forward_train(int dtype, const void *Z, const void *gamma,
 /* Inference forward with the running statistics.
  * IN Z (m, n); IN gamma, beta, running_mean, running_var (n,);
  * OUT Zt (m, n), may be Z:
- * Zt = gamma * (Z - running_mean) / sqrt(running_var + eps) + beta. */
+ * Zt = gamma * (Z - running_mean) / sqrt(running_var + eps) + beta.
+ * FNN_ENOMEM if the workspace cannot be allocated. */
 int fnn_batchnorm_forward_eval(int dtype, const void *Z, const void *gamma,
                                const void *beta, const void *running_mean,
                                const void *running_var, void *Zt, ptrdiff_t m,
                                ptrdiff_t n, double eps, int n_threads);
 
 /* Backward of the training forward.
- * IN dZt (m, n); IN Zn (m, n), gamma, inv_std (n,) as the forward left them;
- * OUT dZ (m, n), may be dZt; OUT dgamma, dbeta (n,):
- * dbeta = sum_rows dZt, dgamma = sum_rows dZt * Zn,
- * dZ = (gamma * inv_std / m) * (m * dZt - dbeta - Zn * dgamma).
+ * IN dZt (m, n); IN Z (m, n), gamma, mu, inv_std (n,) as the forward had
+ * them; with z_norm = (Z - mu) * inv_std:
+ * OUT dbeta (n,) = sum_rows dZt, OUT dgamma (n,) = sum_rows dZt * z_norm,
+ * OUT dZ (m, n) = (gamma * inv_std / m) * (m * dZt - dbeta - z_norm * dgamma);
+ * dZ may be dZt, and overlaps neither dZt (otherwise) nor Z.
  * FNN_ENOMEM if the workspace cannot be allocated. */
-int fnn_batchnorm_backward(int dtype, const void *dZt, const void *Zn,
-                           const void *gamma, const void *inv_std, void *dZ,
-                           void *dgamma, void *dbeta, ptrdiff_t m, ptrdiff_t n,
-                           int n_threads);
+int fnn_batchnorm_backward(int dtype, const void *dZt, const void *Z,
+                           const void *gamma, const void *mu,
+                           const void *inv_std, void *dZ, void *dgamma,
+                           void *dbeta, ptrdiff_t m, ptrdiff_t n, int n_threads);
 
 #endif

@@ -4,152 +4,211 @@
 #define FNN_CAT(a, b) FNN_CAT_(a, b)
 #define FNN_NAME(base) FNN_CAT(base, SFX)
 
-/* Rows [lo, hi) of Z into per-column double sums of d = z - k and d^2, k the
- * row 0 of Z.  Four rows per sweep of the columns so each accumulator is
- * loaded and stored once per four elements. */
-static void FNN_NAME(bn_shifted_sums)(const REAL *Z, ptrdiff_t lo, ptrdiff_t hi,
-                                      ptrdiff_t n, double *restrict s1,
-                                      double *restrict s2)
+/* Column sums over rows [lo, hi), per column j, of
+ *   FNN_BN_SUM:   x                       into s1,
+ *   FNN_BN_SQDEV: (x - c_j)^2             into s1,
+ *   FNN_BN_GRAD:  y and y * (x - c_j)     into s1 and s2 (y = dZt, x = Z).
+ * Rows go four at a time: their terms are added in REAL (vector-wide for
+ * float) and the four-row total into the double accumulator, so double work
+ * and accumulator traffic happen once per four rows.  A short last group is
+ * padded with rows whose terms are zero: x = c (or 0 for FNN_BN_SUM), y = 0.
+ * Called with a constant kind, so each call site compiles to one loop. */
+static inline void FNN_NAME(bn_column_sums)(int kind, const REAL *X,
+                                            const REAL *Y,
+                                            const REAL *restrict c,
+                                            const REAL *restrict zero,
+                                            ptrdiff_t lo, ptrdiff_t hi,
+                                            ptrdiff_t n, double *restrict s1,
+                                            double *restrict s2)
 {
-    const REAL *k = Z;
-    ptrdiff_t i = lo;
-    for (ptrdiff_t j = 0; j < n; ++j)
-        s1[j] = s2[j] = 0.0;
-    for (; i + 4 <= hi; i += 4) {
-        const REAL *r0 = Z + i * n, *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
-        for (ptrdiff_t j = 0; j < n; ++j) {
-            const double kj = (double)k[j];
-            const double d0 = (double)r0[j] - kj, d1 = (double)r1[j] - kj;
-            const double d2 = (double)r2[j] - kj, d3 = (double)r3[j] - kj;
-            s1[j] += (d0 + d1) + (d2 + d3);
-            s2[j] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3);
-        }
+    const REAL *xpad = kind == FNN_BN_SUM ? zero : c;
+    for (ptrdiff_t j = 0; j < n; ++j) {
+        s1[j] = 0.0;
+        if (s2)
+            s2[j] = 0.0;
     }
-    for (; i < hi; ++i) {
-        const REAL *r0 = Z + i * n;
-        for (ptrdiff_t j = 0; j < n; ++j) {
-            const double d0 = (double)r0[j] - (double)k[j];
-            s1[j] += d0;
-            s2[j] += d0 * d0;
+    for (ptrdiff_t i = lo; i < hi; i += 4) {
+        const REAL *x0 = X + i * n;
+        const REAL *x1 = i + 1 < hi ? x0 + n : xpad;
+        const REAL *x2 = i + 2 < hi ? x0 + 2 * n : xpad;
+        const REAL *x3 = i + 3 < hi ? x0 + 3 * n : xpad;
+        if (kind == FNN_BN_SUM) {
+            for (ptrdiff_t j = 0; j < n; ++j)
+                s1[j] += (double)((x0[j] + x1[j]) + (x2[j] + x3[j]));
+        } else if (kind == FNN_BN_SQDEV) {
+            for (ptrdiff_t j = 0; j < n; ++j) {
+                const REAL d0 = x0[j] - c[j], d1 = x1[j] - c[j];
+                const REAL d2 = x2[j] - c[j], d3 = x3[j] - c[j];
+                s1[j] += (double)((d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3));
+            }
+        } else {
+            const REAL *y0 = Y + i * n;
+            const REAL *y1 = i + 1 < hi ? y0 + n : zero;
+            const REAL *y2 = i + 2 < hi ? y0 + 2 * n : zero;
+            const REAL *y3 = i + 3 < hi ? y0 + 3 * n : zero;
+            for (ptrdiff_t j = 0; j < n; ++j) {
+                s1[j] += (double)((y0[j] + y1[j]) + (y2[j] + y3[j]));
+                s2[j] += (double)((y0[j] * (x0[j] - c[j]) + y1[j] * (x1[j] - c[j]))
+                                  + (y2[j] * (x2[j] - c[j]) + y3[j] * (x3[j] - c[j])));
+            }
         }
     }
 }
 
-/* Rows [lo, hi) into per-column double sums of g and g * x (backward: g = dZt,
- * x = Zn), four rows per sweep as above. */
-static void FNN_NAME(bn_grad_sums)(const REAL *G, const REAL *X, ptrdiff_t lo,
-                                   ptrdiff_t hi, ptrdiff_t n,
-                                   double *restrict s1, double *restrict s2)
+/* Sum of column j's block partials, in block order. */
+static inline double FNN_NAME(bn_combine)(const double *part, int nb,
+                                          ptrdiff_t stride, ptrdiff_t j)
 {
-    ptrdiff_t i = lo;
-    for (ptrdiff_t j = 0; j < n; ++j)
-        s1[j] = s2[j] = 0.0;
-    for (; i + 4 <= hi; i += 4) {
-        const REAL *g0 = G + i * n, *g1 = g0 + n, *g2 = g1 + n, *g3 = g2 + n;
-        const REAL *x0 = X + i * n, *x1 = x0 + n, *x2 = x1 + n, *x3 = x2 + n;
+    double s = 0.0;
+    for (int blk = 0; blk < nb; ++blk)
+        s += part[(size_t)blk * (size_t)stride + j];
+    return s;
+}
+
+/* Per-column coefficients of the output sweeps:
+ *   out = (x - mu) * s + c  [+ a * y]. */
+typedef struct {
+    const REAL *mu, *s, *c, *a;
+} FNN_NAME(bn_coef);
+
+/* The sweep over four rows at once, so each coefficient is loaded once per
+ * four rows; outputs are restrict, hence never one of the inputs. */
+static inline void FNN_NAME(bn_affine4)(REAL *restrict o0, REAL *restrict o1,
+                                        REAL *restrict o2, REAL *restrict o3,
+                                        const REAL *x0, const REAL *x1,
+                                        const REAL *x2, const REAL *x3,
+                                        const REAL *y0, const REAL *y1,
+                                        const REAL *y2, const REAL *y3,
+                                        FNN_NAME(bn_coef) k, ptrdiff_t n)
+{
+    if (y0) {
         for (ptrdiff_t j = 0; j < n; ++j) {
-            const double a0 = (double)g0[j], a1 = (double)g1[j];
-            const double a2 = (double)g2[j], a3 = (double)g3[j];
-            s1[j] += (a0 + a1) + (a2 + a3);
-            s2[j] += (a0 * (double)x0[j] + a1 * (double)x1[j])
-                   + (a2 * (double)x2[j] + a3 * (double)x3[j]);
+            const REAL mu = k.mu[j], s = k.s[j], c = k.c[j], a = k.a[j];
+            o0[j] = (x0[j] - mu) * s + c + a * y0[j];
+            o1[j] = (x1[j] - mu) * s + c + a * y1[j];
+            o2[j] = (x2[j] - mu) * s + c + a * y2[j];
+            o3[j] = (x3[j] - mu) * s + c + a * y3[j];
         }
-    }
-    for (; i < hi; ++i) {
-        const REAL *g0 = G + i * n, *x0 = X + i * n;
+    } else {
         for (ptrdiff_t j = 0; j < n; ++j) {
-            const double a0 = (double)g0[j];
-            s1[j] += a0;
-            s2[j] += a0 * (double)x0[j];
+            const REAL mu = k.mu[j], s = k.s[j], c = k.c[j];
+            o0[j] = (x0[j] - mu) * s + c;
+            o1[j] = (x1[j] - mu) * s + c;
+            o2[j] = (x2[j] - mu) * s + c;
+            o3[j] = (x3[j] - mu) * s + c;
         }
     }
 }
 
-/* out = a * x + b * y + c per column over one row.  Inlined at two call sites
- * in the callers, one with out == x: there the compiler sees the exact alias
- * and vectorises the in-place case too, instead of failing a run-time overlap
- * check and falling back to scalar code. */
-static inline void FNN_NAME(bn_affine_row)(REAL *out, const REAL *x,
-                                           const REAL *restrict y,
-                                           const REAL *restrict a,
-                                           const REAL *restrict b,
-                                           const REAL *restrict c, ptrdiff_t n)
+/* One row in place: out is x itself, or y itself (the backward's dZ over
+ * dZt); the single pointer lets the compiler see the exact alias. */
+static inline void FNN_NAME(bn_affine_inplace)(REAL *o, const REAL *x,
+                                               const REAL *y, int over_y,
+                                               FNN_NAME(bn_coef) k, ptrdiff_t n)
 {
-    if (y)
+    if (!y)
         for (ptrdiff_t j = 0; j < n; ++j)
-            out[j] = a[j] * x[j] + b[j] * y[j] + c[j];
+            o[j] = (o[j] - k.mu[j]) * k.s[j] + k.c[j];
+    else if (over_y)
+        for (ptrdiff_t j = 0; j < n; ++j)
+            o[j] = (x[j] - k.mu[j]) * k.s[j] + k.c[j] + k.a[j] * o[j];
     else
         for (ptrdiff_t j = 0; j < n; ++j)
-            out[j] = a[j] * x[j] + c[j];
+            o[j] = (o[j] - k.mu[j]) * k.s[j] + k.c[j] + k.a[j] * y[j];
 }
 
+/* The output sweep over rows [lo, hi): out = (x - mu) * s + c [+ a * y].
+ * out is x, y, or overlaps neither.  `pad` holds 3 scratch rows written by a
+ * short last group (whose inputs then read the first row again). */
 static inline void FNN_NAME(bn_affine_rows)(REAL *out, const REAL *x,
-                                            const REAL *y, const REAL *a,
-                                            const REAL *b, const REAL *c,
-                                            ptrdiff_t lo, ptrdiff_t hi,
-                                            ptrdiff_t n)
+                                            const REAL *y, FNN_NAME(bn_coef) k,
+                                            REAL *pad, ptrdiff_t lo,
+                                            ptrdiff_t hi, ptrdiff_t n)
 {
-    for (ptrdiff_t i = lo; i < hi; ++i) {
+    if (out == x || (y && out == y)) {
+        for (ptrdiff_t i = lo; i < hi; ++i)
+            FNN_NAME(bn_affine_inplace)(out + i * n, x + i * n,
+                                        y ? y + i * n : NULL, out == y, k, n);
+        return;
+    }
+    for (ptrdiff_t i = lo; i < hi; i += 4) {
+        const ptrdiff_t r1 = i + 1 < hi ? 1 : 0, r2 = i + 2 < hi ? 2 : 0;
+        const ptrdiff_t r3 = i + 3 < hi ? 3 : 0;
         REAL *o = out + i * n;
-        const REAL *yr = y ? y + i * n : NULL;
-        if (o == x + i * n)
-            FNN_NAME(bn_affine_row)(o, o, yr, a, b, c, n);
-        else
-            FNN_NAME(bn_affine_row)(o, x + i * n, yr, a, b, c, n);
+        const REAL *xr = x + i * n, *yr = y ? y + i * n : NULL;
+        FNN_NAME(bn_affine4)(o, r1 ? o + n : pad, r2 ? o + 2 * n : pad + n,
+                             r3 ? o + 3 * n : pad + 2 * n, xr, xr + r1 * n,
+                             xr + r2 * n, xr + r3 * n, yr,
+                             yr ? yr + r1 * n : NULL, yr ? yr + r2 * n : NULL,
+                             yr ? yr + r3 * n : NULL, k, n);
     }
 }
 
 static int FNN_NAME(fnn_batchnorm_forward_train)(
-    const REAL *Z, const REAL *gamma, const REAL *beta, REAL *Zt, REAL *Zn,
-    REAL *mu, REAL *inv_std, REAL *rmean, REAL *rvar, ptrdiff_t m, ptrdiff_t n,
+    const REAL *Z, const REAL *gamma, const REAL *beta, REAL *Zt, REAL *mu,
+    REAL *inv_std, REAL *rmean, REAL *rvar, ptrdiff_t m, ptrdiff_t n,
     double eps, double momentum, int n_threads)
 {
-    const int nb = fnn_threads_for(m * n, n_threads);
     if (m < 2)
         return FNN_EINVAL;
-    /* per-block sums (2 n doubles each), then Zn's affine coefficients
-     * scale = inv_std, shift = -mu * inv_std (REAL, n each) */
-    double *part = (double *)malloc((size_t)nb * 2 * (size_t)n * sizeof(double)
-                                    + 2 * (size_t)n * sizeof(REAL));
+    const int nb = fnn_threads_for(m * n, n_threads);
+    /* per-block partial sums (n doubles each), the double means, then REAL
+     * rows: zeros, gamma * inv_std, and 3 scratch rows per block */
+    double *part = (double *)malloc(((size_t)nb + 1) * (size_t)n * sizeof(double)
+                                    + (2 + 3 * (size_t)nb) * (size_t)n * sizeof(REAL));
     if (!part)
         return FNN_ENOMEM;
-    REAL *shift = (REAL *)(part + (size_t)nb * 2 * (size_t)n);
+    double *mean = part + (size_t)nb * (size_t)n;
+    REAL *zero = (REAL *)(mean + n);
+    REAL *scale = zero + n;
+    REAL *scratch = scale + n;
+    const FNN_NAME(bn_coef) k = {mu, scale, beta, NULL};
     const double inv_m = 1.0 / (double)m;
     const double unbias = (double)m / (double)(m - 1);
+    for (ptrdiff_t j = 0; j < n; ++j)
+        zero[j] = 0;
 
-    /* One parallel region, three work-shared loops: the team starts once. */
+    /* One parallel region, five work-shared steps: the team starts once,
+     * and each step's implicit barrier hands its results to the next. */
     FNN_PRAGMA(omp parallel num_threads(nb) if(nb > 1))
     {
         FNN_PRAGMA(omp for schedule(static))
         for (int blk = 0; blk < nb; ++blk) {
             ptrdiff_t lo, hi;
             fnn_block_rows(m, nb, blk, &lo, &hi);
-            double *s1 = part + (size_t)blk * 2 * (size_t)n;
-            FNN_NAME(bn_shifted_sums)(Z, lo, hi, n, s1, s1 + n);
+            FNN_NAME(bn_column_sums)(FNN_BN_SUM, Z, NULL, NULL, zero, lo, hi,
+                                     n, part + (size_t)blk * n, NULL);
         }
 
         FNN_PRAGMA(omp for schedule(static))
         for (ptrdiff_t j = 0; j < n; ++j) {
-            double s1 = 0.0, s2 = 0.0;
-            for (int blk = 0; blk < nb; ++blk) {
-                s1 += part[(size_t)blk * 2 * (size_t)n + j];
-                s2 += part[(size_t)blk * 2 * (size_t)n + n + j];
-            }
-            /* Shifted by a data point k = z_0: (z_0 - mean)^2 <= (m - 1) var,
-             * so the cancellation below costs at most log2(m) bits. */
-            const double d = s1 * inv_m;
-            double var = s2 * inv_m - d * d;
+            mean[j] = FNN_NAME(bn_combine)(part, nb, n, j) * inv_m;
+            mu[j] = (REAL)mean[j];
+        }
+
+        /* Squares of the deviations from mu itself (the textbook two-pass
+         * variance): no cancellation to lose digits to. */
+        FNN_PRAGMA(omp for schedule(static))
+        for (int blk = 0; blk < nb; ++blk) {
+            ptrdiff_t lo, hi;
+            fnn_block_rows(m, nb, blk, &lo, &hi);
+            FNN_NAME(bn_column_sums)(FNN_BN_SQDEV, Z, NULL, mu, zero, lo, hi,
+                                     n, part + (size_t)blk * n, NULL);
+        }
+
+        FNN_PRAGMA(omp for schedule(static))
+        for (ptrdiff_t j = 0; j < n; ++j) {
+            /* sum (z - mu)^2 = m var + m (mean - mu)^2: mu is mean rounded */
+            const double off = mean[j] - (double)mu[j];
+            double var = FNN_NAME(bn_combine)(part, nb, n, j) * inv_m - off * off;
             if (var < 0.0)
                 var = 0.0;
-            const double mean = (double)Z[j] + d;
-            const REAL mu_j = (REAL)mean;
-            const REAL is_j = (REAL)(1.0 / sqrt(var + eps));
-            mu[j] = mu_j;
-            inv_std[j] = is_j;
-            shift[j] = -mu_j * is_j;
+            const double is = 1.0 / sqrt(var + eps);
+            inv_std[j] = (REAL)is;
+            scale[j] = (REAL)((double)gamma[j] * is);
             if (rmean) {
                 rmean[j] = (REAL)(momentum * (double)rmean[j]
-                                  + (1.0 - momentum) * mean);
+                                  + (1.0 - momentum) * mean[j]);
                 rvar[j] = (REAL)(momentum * (double)rvar[j]
                                  + (1.0 - momentum) * var * unbias);
             }
@@ -159,14 +218,8 @@ static int FNN_NAME(fnn_batchnorm_forward_train)(
         for (int blk = 0; blk < nb; ++blk) {
             ptrdiff_t lo, hi;
             fnn_block_rows(m, nb, blk, &lo, &hi);
-            for (ptrdiff_t i = lo; i < hi; ++i) {
-                REAL *zn = Zn + i * n;
-                /* Zn first (it never aliases Z), Zt from Zn: Zt may be Z. */
-                FNN_NAME(bn_affine_row)(zn, Z + i * n, NULL, inv_std, NULL,
-                                        shift, n);
-                FNN_NAME(bn_affine_row)(Zt + i * n, zn, NULL, gamma, NULL,
-                                        beta, n);
-            }
+            FNN_NAME(bn_affine_rows)(Zt, Z, NULL, k, scratch + (size_t)blk * 3 * n,
+                                     lo, hi, n);
         }
     }
     free(part);
@@ -179,41 +232,45 @@ static int FNN_NAME(fnn_batchnorm_forward_eval)(
     int n_threads)
 {
     const int nb = fnn_threads_for(m * n, n_threads);
-    /* The whole layer folds into one affine map per column. */
-    REAL *scale = (REAL *)malloc(2 * (size_t)n * sizeof(REAL));
+    /* gamma / sqrt(running_var + eps), then 3 scratch rows per block */
+    REAL *scale = (REAL *)malloc((1 + 3 * (size_t)nb) * (size_t)n * sizeof(REAL));
     if (!scale)
         return FNN_ENOMEM;
-    REAL *shift = scale + n;
-    for (ptrdiff_t j = 0; j < n; ++j) {
-        const double s = (double)gamma[j] / sqrt((double)rvar[j] + eps);
-        scale[j] = (REAL)s;
-        shift[j] = (REAL)((double)beta[j] - (double)rmean[j] * s);
-    }
+    REAL *scratch = scale + n;
+    const FNN_NAME(bn_coef) k = {rmean, scale, beta, NULL};
+    for (ptrdiff_t j = 0; j < n; ++j)
+        scale[j] = (REAL)((double)gamma[j] / sqrt((double)rvar[j] + eps));
     FNN_PRAGMA(omp parallel for schedule(static) num_threads(nb) if(nb > 1))
     for (int blk = 0; blk < nb; ++blk) {
         ptrdiff_t lo, hi;
         fnn_block_rows(m, nb, blk, &lo, &hi);
-        FNN_NAME(bn_affine_rows)(Zt, Z, NULL, scale, NULL, shift, lo, hi, n);
+        FNN_NAME(bn_affine_rows)(Zt, Z, NULL, k, scratch + (size_t)blk * 3 * n,
+                                 lo, hi, n);
     }
     free(scale);
     return FNN_OK;
 }
 
 static int FNN_NAME(fnn_batchnorm_backward)(
-    const REAL *dZt, const REAL *Zn, const REAL *gamma, const REAL *inv_std,
-    REAL *dZ, REAL *dgamma, REAL *dbeta, ptrdiff_t m, ptrdiff_t n,
-    int n_threads)
+    const REAL *dZt, const REAL *Z, const REAL *gamma, const REAL *mu,
+    const REAL *inv_std, REAL *dZ, REAL *dgamma, REAL *dbeta, ptrdiff_t m,
+    ptrdiff_t n, int n_threads)
 {
     const int nb = fnn_threads_for(m * n, n_threads);
-    /* per-block sums, then dZ = a * dZt + b * Zn + c with per-column
-     * a = gamma * inv_std, b = -a * dgamma / m, c = -a * dbeta / m */
+    /* per-block partial sums (2 n doubles each), then REAL rows: zeros, the
+     * coefficients of dZ = a dZt + (Z - mu) s + c with a = gamma inv_std,
+     * s = -a inv_std dgamma / m, c = -a dbeta / m, and 3 scratch rows per
+     * block */
     double *part = (double *)malloc((size_t)nb * 2 * (size_t)n * sizeof(double)
-                                    + 3 * (size_t)n * sizeof(REAL));
+                                    + (4 + 3 * (size_t)nb) * (size_t)n * sizeof(REAL));
     if (!part)
         return FNN_ENOMEM;
-    REAL *ca = (REAL *)(part + (size_t)nb * 2 * (size_t)n);
-    REAL *cb = ca + n, *cc = cb + n;
+    REAL *zero = (REAL *)(part + (size_t)nb * 2 * (size_t)n);
+    REAL *ca = zero + n, *cs = ca + n, *cc = cs + n, *scratch = cc + n;
+    const FNN_NAME(bn_coef) k = {mu, cs, cc, ca};
     const double inv_m = 1.0 / (double)m;
+    for (ptrdiff_t j = 0; j < n; ++j)
+        zero[j] = 0;
 
     FNN_PRAGMA(omp parallel num_threads(nb) if(nb > 1))
     {
@@ -221,22 +278,22 @@ static int FNN_NAME(fnn_batchnorm_backward)(
         for (int blk = 0; blk < nb; ++blk) {
             ptrdiff_t lo, hi;
             fnn_block_rows(m, nb, blk, &lo, &hi);
-            double *s1 = part + (size_t)blk * 2 * (size_t)n;
-            FNN_NAME(bn_grad_sums)(dZt, Zn, lo, hi, n, s1, s1 + n);
+            double *s1 = part + (size_t)blk * 2 * n;
+            FNN_NAME(bn_column_sums)(FNN_BN_GRAD, Z, dZt, mu, zero, lo, hi, n,
+                                     s1, s1 + n);
         }
 
         FNN_PRAGMA(omp for schedule(static))
         for (ptrdiff_t j = 0; j < n; ++j) {
-            double db = 0.0, dg = 0.0;
-            for (int blk = 0; blk < nb; ++blk) {
-                db += part[(size_t)blk * 2 * (size_t)n + j];
-                dg += part[(size_t)blk * 2 * (size_t)n + n + j];
-            }
-            const double a = (double)gamma[j] * (double)inv_std[j];
+            const double is = (double)inv_std[j];
+            const double db = FNN_NAME(bn_combine)(part, nb, 2 * n, j);
+            /* sum dZt * z_norm, z_norm = (z - mu) * inv_std */
+            const double dg = FNN_NAME(bn_combine)(part + n, nb, 2 * n, j) * is;
+            const double a = (double)gamma[j] * is;
             dbeta[j] = (REAL)db;
             dgamma[j] = (REAL)dg;
             ca[j] = (REAL)a;
-            cb[j] = (REAL)(-a * dg * inv_m);
+            cs[j] = (REAL)(-a * is * dg * inv_m);
             cc[j] = (REAL)(-a * db * inv_m);
         }
 
@@ -244,7 +301,8 @@ static int FNN_NAME(fnn_batchnorm_backward)(
         for (int blk = 0; blk < nb; ++blk) {
             ptrdiff_t lo, hi;
             fnn_block_rows(m, nb, blk, &lo, &hi);
-            FNN_NAME(bn_affine_rows)(dZ, dZt, Zn, ca, cb, cc, lo, hi, n);
+            FNN_NAME(bn_affine_rows)(dZ, Z, dZt, k, scratch + (size_t)blk * 3 * n,
+                                     lo, hi, n);
         }
     }
     free(part);

@@ -4,11 +4,12 @@
 #define FNN_CAT(a, b) FNN_CAT_(a, b)
 #define FNN_NAME(base) FNN_CAT(base, SFX)
 
-/* out = a * (keep ? scale : 0) with keep = u <= umax (forward: u given, keep
- * written to mask_out) or keep = mask_in != 0 (backward: u NULL).  Multiplying by 0 rather than
- * selecting 0 lets a NaN or Inf in `a` show through, as A * mask / keep_prob
- * would.  Inlined at two call sites, one with out == a, so the in-place case
- * vectorises too (see batchnorm_impl.h). */
+/* out = a * (keep ? scale : 0) with keep = u <= umax (forward: u given,
+ * keep written to mask_out) or keep = mask_in != 0 (backward: u NULL).
+ * Multiplying by 0 rather than selecting 0 lets a NaN or Inf in `a` show
+ * through, as A * mask / keep_prob would.  Inlined at two call sites, one
+ * with out == a, so the in-place case vectorises too (see batchnorm_impl.h).
+ */
 static inline void FNN_NAME(dropout_apply)(REAL *out, const REAL *a,
                                            const uint32_t *restrict u,
                                            uint32_t umax,

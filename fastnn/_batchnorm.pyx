@@ -4,9 +4,10 @@
 Design: the wrapper checks the arguments with fastnn._validation (the NumPy
 twins share those checks), allocates whatever output the caller did not
 provide, and runs one C call with the GIL released.  The training forward
-returns a BatchNormCache holding z_norm, gamma, mu and inv_std: the backward
-pass reads z_norm rather than recomputing it from Z, so the caller is free to
-overwrite Z after the forward pass.
+returns a BatchNormCache holding Z and gamma (by reference), mu and inv_std:
+the backward pass recomputes z_norm = (Z - mu) * inv_std from Z, which
+measured cheaper than storing it (see csrc/batchnorm.c), so Z must not change
+between the forward and the backward pass.
 
 Conventions (as torch.nn.BatchNorm1d, except the meaning of momentum):
 - normalisation uses the biased batch variance (divide by m);
@@ -61,17 +62,19 @@ def batchnorm_forward(Z, gamma, beta, *, eps=1e-5, training=True, running_mean=N
         only: then no running statistics are kept).
     momentum : float in [0, 1], weight of the old running average (the
         course's beta; torch's momentum is 1 - this).
-    out : None, an (m, n) array for Z_tilde (may be Z itself), or a tuple
-        (Z_tilde, cache) where cache is an earlier BatchNormCache whose arrays
-        are reused (either may be None).
+    out : None, an (m, n) array for Z_tilde, or a tuple (Z_tilde, cache)
+        where cache is an earlier BatchNormCache whose mu and inv_std arrays
+        are reused (either may be None).  Z_tilde may be Z itself only in
+        inference: the training cache refers to Z.
 
     Returns
     -------
     (Z_tilde, cache) : cache is a BatchNormCache for batchnorm_backward when
-        training, None in inference.
+        training (it refers to Z: leave Z unchanged until then), None in
+        inference.
     """
-    cdef cnp.ndarray z, g, b, rm, rv, zt, zn, mu, istd
-    z, g, b, e, train, mom, rm, rv, zt, zn, mu, istd = batchnorm_forward_args(
+    cdef cnp.ndarray z, g, b, rm, rv, zt, mu, istd
+    z, g, b, e, train, mom, rm, rv, zt, mu, istd = batchnorm_forward_args(
         Z, gamma, beta, eps, training, running_mean, running_var, momentum, out)
     cdef int dt = dtype_code(z)
     cdef Py_ssize_t m = z.shape[0], n = z.shape[1]
@@ -83,7 +86,6 @@ def batchnorm_forward(Z, gamma, beta, *, eps=1e-5, training=True, running_mean=N
     cdef void *pzt = cnp.PyArray_DATA(zt)
     cdef void *prm = _data_or_null(rm)
     cdef void *prv = _data_or_null(rv)
-    cdef void *pzn
     cdef void *pmu
     cdef void *pis
     cdef int status
@@ -92,44 +94,45 @@ def batchnorm_forward(Z, gamma, beta, *, eps=1e-5, training=True, running_mean=N
             status = fnn_batchnorm_forward_eval(dt, pz, pg, pb, prm, prv, pzt, m, n, c_eps, nt)
         raise_for_status(status, "batchnorm_forward")
         return zt, None
-    pzn = cnp.PyArray_DATA(zn)
     pmu = cnp.PyArray_DATA(mu)
     pis = cnp.PyArray_DATA(istd)
     with nogil:
-        status = fnn_batchnorm_forward_train(dt, pz, pg, pb, pzt, pzn, pmu, pis, prm, prv,
+        status = fnn_batchnorm_forward_train(dt, pz, pg, pb, pzt, pmu, pis, prm, prv,
                                              m, n, c_eps, c_mom, nt)
     raise_for_status(status, "batchnorm_forward")
-    return zt, BatchNormCache(zn, g, mu, istd)
+    return zt, BatchNormCache(z, g, mu, istd)
 
 
 def batchnorm_backward(dZ_tilde, cache, *, out=None):
     """Gradients of a training batchnorm_forward from dZ_tilde = dJ/dZ_tilde.
 
-    With z_norm, gamma, inv_std from the cache and m rows::
+    With gamma, inv_std from the cache, z_norm = (Z - mu) * inv_std recomputed
+    from the cache's Z and mu, and m rows::
 
         dbeta  = sum over rows of dZ_tilde
         dgamma = sum over rows of dZ_tilde * z_norm
         dZ     = (gamma * inv_std / m) * (m * dZ_tilde - dbeta - z_norm * dgamma)
 
-    out : None, an (m, n) array for dZ (may be dZ_tilde itself), or a tuple
-        (dZ, dgamma, dbeta) of buffers (None for any to allocate).
+    out : None, an (m, n) array for dZ (may be dZ_tilde itself, not Z), or a
+        tuple (dZ, dgamma, dbeta) of buffers (None for any to allocate).
 
     Returns (dZ, dgamma, dbeta).
     """
-    cdef cnp.ndarray dzt, zn, g, istd, dz, dg, db
-    dzt, zn, g, istd, dz, dg, db = batchnorm_backward_args(dZ_tilde, cache, out)
-    cdef int dt = dtype_code(zn)
-    cdef Py_ssize_t m = zn.shape[0], n = zn.shape[1]
+    cdef cnp.ndarray dzt, z, g, mu, istd, dz, dg, db
+    dzt, z, g, mu, istd, dz, dg, db = batchnorm_backward_args(dZ_tilde, cache, out)
+    cdef int dt = dtype_code(z)
+    cdef Py_ssize_t m = z.shape[0], n = z.shape[1]
     cdef int nt = kernel_threads()
     cdef const void *pdzt = cnp.PyArray_DATA(dzt)
-    cdef const void *pzn = cnp.PyArray_DATA(zn)
+    cdef const void *pz = cnp.PyArray_DATA(z)
     cdef const void *pg = cnp.PyArray_DATA(g)
+    cdef const void *pmu = cnp.PyArray_DATA(mu)
     cdef const void *pis = cnp.PyArray_DATA(istd)
     cdef void *pdz = cnp.PyArray_DATA(dz)
     cdef void *pdg = cnp.PyArray_DATA(dg)
     cdef void *pdb = cnp.PyArray_DATA(db)
     cdef int status
     with nogil:
-        status = fnn_batchnorm_backward(dt, pdzt, pzn, pg, pis, pdz, pdg, pdb, m, n, nt)
+        status = fnn_batchnorm_backward(dt, pdzt, pz, pg, pmu, pis, pdz, pdg, pdb, m, n, nt)
     raise_for_status(status, "batchnorm_backward")
     return dz, dg, db

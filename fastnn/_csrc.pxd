@@ -41,7 +41,7 @@ cdef extern from "loss.h" nogil:
 
 cdef extern from "batchnorm.h" nogil:
     int fnn_batchnorm_forward_train(int dtype, const void *Z, const void *gamma,
-                                    const void *beta, void *Zt, void *Zn, void *mu,
+                                    const void *beta, void *Zt, void *mu,
                                     void *inv_std, void *running_mean, void *running_var,
                                     Py_ssize_t m, Py_ssize_t n, double eps, double momentum,
                                     int n_threads)
@@ -49,10 +49,10 @@ cdef extern from "batchnorm.h" nogil:
                                    const void *beta, const void *running_mean,
                                    const void *running_var, void *Zt, Py_ssize_t m,
                                    Py_ssize_t n, double eps, int n_threads)
-    int fnn_batchnorm_backward(int dtype, const void *dZt, const void *Zn,
-                               const void *gamma, const void *inv_std, void *dZ,
-                               void *dgamma, void *dbeta, Py_ssize_t m, Py_ssize_t n,
-                               int n_threads)
+    int fnn_batchnorm_backward(int dtype, const void *dZt, const void *Z,
+                               const void *gamma, const void *mu, const void *inv_std,
+                               void *dZ, void *dgamma, void *dbeta, Py_ssize_t m,
+                               Py_ssize_t n, int n_threads)
 
 cdef extern from "dropout.h" nogil:
     int fnn_dropout_forward(int dtype, const void *A, void *A_out, uint8_t *mask,

@@ -273,18 +273,29 @@ cpdef tuple activation_args(object Z, object dA, object activation, object out,
     cdef double slope = check_real(negative_slope, "negative_slope", func)
     cdef cnp.ndarray buf = check_out(out, "out", func, (<object>z).shape, z.dtype)
     return z, da, act, slope, buf
-BatchNormCache = namedtuple("BatchNormCache", ["z_norm", "gamma", "mu", "inv_std"])
-BatchNormCache.__doc__ = """What batchnorm_backward needs from a training batchnorm_forward.
 
-z_norm : (m, n) the normalised batch (Z - mu) * inv_std.
-gamma : (n,) the scale used, held by reference (not copied).
-mu : (n,) the batch mean.
-inv_std : (n,) 1 / sqrt(var + eps), var the biased batch variance.
 
-Shared by fastnn.ops and fastnn.numpy_ops, so either backward accepts a cache
-from either forward.  Passing a cache back as ``out=(Z_tilde, cache)`` makes
-batchnorm_forward reuse its arrays (and overwrite them).
-"""
+class BatchNormCache(namedtuple("BatchNormCache", ["Z", "gamma", "mu", "inv_std"])):
+    """What batchnorm_backward needs from a training batchnorm_forward.
+
+    Z : (m, n) the forward's input, held by reference: batchnorm_backward
+        recomputes z_norm from it, so it must not change in between.
+    gamma : (n,) the scale used, held by reference.
+    mu : (n,) the batch mean.
+    inv_std : (n,) 1 / sqrt(var + eps), var the biased batch variance.
+
+    Shared by fastnn.ops and fastnn.numpy_ops, so either backward accepts a
+    cache from either forward.  Passing a cache back as
+    ``out=(Z_tilde, cache)`` makes batchnorm_forward reuse (overwrite) its mu
+    and inv_std arrays.
+    """
+    __slots__ = ()
+
+    @property
+    def z_norm(self):
+        """The normalised batch (Z - mu) * inv_std, computed on each access."""
+        return (self.Z - self.mu) * self.inv_std
+
 
 cdef object _may_share_memory = np.may_share_memory
 
@@ -333,7 +344,7 @@ cpdef tuple batchnorm_forward_args(object Z, object gamma, object beta, object e
                                    object momentum, object out):
     """Checked arguments of batchnorm_forward: (Z, gamma, beta, eps, training,
     momentum, running_mean or None, running_var or None, Z_tilde buffer, and
-    for training the z_norm, mu, inv_std buffers, else None, None, None)."""
+    for training the mu and inv_std buffers, else None, None)."""
     cdef str func = "batchnorm_forward"
     cdef cnp.ndarray z = check_array(Z, "Z", func, 2)
     cdef object dtype = z.dtype
@@ -363,54 +374,56 @@ cpdef tuple batchnorm_forward_args(object Z, object gamma, object beta, object e
                          f"{(<object>z).shape} (drop such a last batch, or use training=False)")
     zt_out, cache_out = _outputs(out, 2, func, "(Z_tilde, cache)")
     cdef cnp.ndarray zt = check_out(zt_out, "Z_tilde", func, (m, n), dtype)
-    if not _same_or_disjoint(zt, z):
-        raise ValueError(f"{func}: output Z_tilde must be Z itself or not overlap it")
     if not train:
-        return z, g, b, e, train, mom, rm, rv, zt, None, None, None
-    cdef cnp.ndarray zn, mu, istd
+        if not _same_or_disjoint(zt, z):
+            raise ValueError(f"{func}: output Z_tilde must be Z itself or not overlap it")
+        return z, g, b, e, train, mom, rm, rv, zt, None, None
+    if _may_share_memory(zt, z):
+        raise ValueError(f"{func}: output Z_tilde must not overlap Z when training "
+                         f"(batchnorm_backward recomputes z_norm from Z)")
+    cdef cnp.ndarray mu, istd
     if cache_out is None:
-        zn = np.empty((m, n), dtype=dtype)
         mu = np.empty(n, dtype=dtype)
         istd = np.empty(n, dtype=dtype)
     else:
         if not isinstance(cache_out, BatchNormCache):
             raise TypeError(f"{func}: the cache in out must be a BatchNormCache to reuse; "
                             f"got {type(cache_out).__name__}")
-        zn = check_out(cache_out.z_norm, "cache.z_norm", func, (m, n), dtype)
         mu = check_out(cache_out.mu, "cache.mu", func, (n,), dtype)
         istd = check_out(cache_out.inv_std, "cache.inv_std", func, (n,), dtype)
-        if _may_share_memory(zn, z) or _may_share_memory(zn, zt):
-            raise ValueError(f"{func}: cache.z_norm must not overlap Z or Z_tilde")
-    return z, g, b, e, train, mom, rm, rv, zt, zn, mu, istd
+        if _may_share_memory(mu, istd):
+            raise ValueError(f"{func}: cache.mu and cache.inv_std must be different arrays")
+    return z, g, b, e, train, mom, rm, rv, zt, mu, istd
 
 
 cpdef tuple batchnorm_backward_args(object dZ_tilde, object cache, object out):
     """Checked arguments of batchnorm_backward:
-    (dZ_tilde, z_norm, gamma, inv_std, dZ buffer, dgamma buffer, dbeta buffer)."""
+    (dZ_tilde, Z, gamma, mu, inv_std, dZ buffer, dgamma buffer, dbeta buffer)."""
     cdef str func = "batchnorm_backward"
     if not isinstance(cache, BatchNormCache):
         raise TypeError(f"{func}: cache must be the BatchNormCache returned by "
                         f"batchnorm_forward(..., training=True); got {type(cache).__name__}"
                         + (" (inference returns no cache)" if cache is None else ""))
-    cdef cnp.ndarray zn = check_array(cache.z_norm, "cache.z_norm", func, 2)
-    cdef object dtype = zn.dtype
-    cdef Py_ssize_t m = zn.shape[0], n = zn.shape[1]
+    cdef cnp.ndarray z = check_array(cache.Z, "cache.Z", func, 2)
+    cdef object dtype = z.dtype
+    cdef Py_ssize_t m = z.shape[0], n = z.shape[1]
     cdef cnp.ndarray dzt = check_array(dZ_tilde, "dZ_tilde", func, 2, dtype)
-    if (<object>dzt).shape != (<object>zn).shape:
+    if (<object>dzt).shape != (<object>z).shape:
         raise ValueError(f"{func}: dZ_tilde must have the shape {(m, n)} of the forward "
                          f"batch; got {(<object>dzt).shape}")
     cdef str what = f"the {n} columns of the batch"
     cdef cnp.ndarray g = _check_vector(cache.gamma, "cache.gamma", func, n, dtype, what, False)
+    cdef cnp.ndarray mu = _check_vector(cache.mu, "cache.mu", func, n, dtype, what, False)
     cdef cnp.ndarray istd = _check_vector(cache.inv_std, "cache.inv_std", func, n, dtype,
                                           what, False)
     dz_out, dg_out, db_out = _outputs(out, 3, func, "(dZ, dgamma, dbeta)")
     cdef cnp.ndarray dz = check_out(dz_out, "dZ", func, (m, n), dtype)
-    if not _same_or_disjoint(dz, dzt) or _may_share_memory(dz, zn):
+    if not _same_or_disjoint(dz, dzt) or _may_share_memory(dz, z):
         raise ValueError(f"{func}: output dZ must be dZ_tilde itself or overlap neither "
-                         f"it nor cache.z_norm")
+                         f"it nor cache.Z")
     cdef cnp.ndarray dg = check_out(dg_out, "dgamma", func, (n,), dtype)
     cdef cnp.ndarray db = check_out(db_out, "dbeta", func, (n,), dtype)
-    return dzt, zn, g, istd, dz, dg, db
+    return dzt, z, g, mu, istd, dz, dg, db
 
 
 cdef object _check_seed(object seed, str func):

@@ -187,7 +187,7 @@ def batchnorm_forward(Z, gamma, beta, *, eps=1e-5, training=True, running_mean=N
                       running_var=None, momentum=0.9, out=None):
     """NumPy twin of fastnn.ops.batchnorm_forward (the course's formulas)."""
     (Z, gamma, beta, eps, training, momentum, running_mean, running_var,
-     Z_tilde, z_norm, mu_buf, inv_std_buf) = batchnorm_forward_args(
+     Z_tilde, mu_buf, inv_std_buf) = batchnorm_forward_args(
         Z, gamma, beta, eps, training, running_mean, running_var, momentum, out)
     if not training:
         Z_tilde[...] = gamma * (Z - running_mean) / np.sqrt(running_var + eps) + beta
@@ -196,7 +196,7 @@ def batchnorm_forward(Z, gamma, beta, *, eps=1e-5, training=True, running_mean=N
     mu = Z.mean(axis=0)
     var = Z.var(axis=0)                       # biased: divides by m
     inv_std = 1 / np.sqrt(var + eps)
-    z_norm[...] = (Z - mu) * inv_std          # before Z_tilde, which may be Z
+    z_norm = (Z - mu) * inv_std
     Z_tilde[...] = gamma * z_norm + beta
     mu_buf[...] = mu
     inv_std_buf[...] = inv_std
@@ -205,14 +205,15 @@ def batchnorm_forward(Z, gamma, beta, *, eps=1e-5, training=True, running_mean=N
         running_mean += (1 - momentum) * mu
         running_var *= momentum
         running_var += (1 - momentum) * (var * (m / (m - 1)))   # unbiased, as torch
-    return Z_tilde, BatchNormCache(z_norm, gamma, mu_buf, inv_std_buf)
+    return Z_tilde, BatchNormCache(Z, gamma, mu_buf, inv_std_buf)
 
 
 def batchnorm_backward(dZ_tilde, cache, *, out=None):
     """NumPy twin of fastnn.ops.batchnorm_backward (the compact closed form)."""
-    dZ_tilde, z_norm, gamma, inv_std, dZ, dgamma, dbeta = batchnorm_backward_args(
+    dZ_tilde, Z, gamma, mu, inv_std, dZ, dgamma, dbeta = batchnorm_backward_args(
         dZ_tilde, cache, out)
-    m = z_norm.shape[0]
+    m = Z.shape[0]
+    z_norm = (Z - mu) * inv_std
     db = dZ_tilde.sum(axis=0)
     dg = (dZ_tilde * z_norm).sum(axis=0)
     dZ[...] = (gamma * inv_std / m) * (m * dZ_tilde - db - z_norm * dg)

@@ -9,6 +9,22 @@ loop runs without allocating.
 
 ``fastnn.numpy_ops`` has a plain-NumPy twin of every function here, same
 signature and same argument checks.
+
+Batch normalisation (``batchnorm_forward``/``batchnorm_backward``) follows
+torch.nn.BatchNorm1d except for the meaning of momentum:
+
+- the batch variance that normalises is the biased one (divide by m);
+- ``running_var`` averages the unbiased one (times m / (m - 1));
+- ``momentum`` is the course's beta, the weight of the OLD average:
+  ``running = momentum * running + (1 - momentum) * batch_statistic``, so
+  torch's ``momentum=0.1`` is ``momentum=0.9`` here (the default);
+- a training mini-batch of one row raises ValueError: its variance is
+  undefined (a training loop drops such a last batch);
+- the training cache refers to Z: leave Z unchanged until the backward pass.
+
+Dropout (``dropout_forward``/``dropout_backward``) is inverted dropout with a
+uint8 mask drawn from SplitMix64 indexed by element: the same seed gives the
+same mask on any thread count, and the NumPy twin draws it identically.
 """
 from fastnn._batchnorm import batchnorm_backward, batchnorm_forward
 from fastnn._dense import (activation_backward, activation_forward, dense_backward,

@@ -51,7 +51,7 @@ def test_forward_training_matches_reference(impl, dtype, shape):
     ref.assert_close(cache.z_norm, zn_ref, dtype)
     ref.assert_close(cache.mu, mu_ref, dtype)
     ref.assert_close(cache.inv_std, 1 / np.sqrt(var_ref + EPS), dtype)
-    assert cache.gamma is gamma
+    assert cache.gamma is gamma and cache.Z is Z
     np.testing.assert_array_equal(Z, Z_in)
 
 
@@ -95,29 +95,43 @@ def test_large_offset_keeps_float64_accuracy(impl):
     _, cache = impl.batchnorm_forward(Z, gamma, beta)
     _, zn_ref, mu_ref, _ = ref.bn_forward(Z, gamma, beta, EPS)
     np.testing.assert_allclose(cache.z_norm, zn_ref, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(cache.mu, mu_ref, rtol=1e-15)
+    np.testing.assert_allclose(cache.mu, mu_ref, rtol=1e-14)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_forward_in_place_and_reused_buffers(impl, dtype):
+def test_forward_out_buffers_and_inference_in_place(impl, dtype):
     shape = (300, 129)
     Z, gamma, beta, dZt = data(shape, dtype)
-    expected, cache0 = impl.batchnorm_forward(Z, gamma, beta)
-    grads0 = impl.batchnorm_backward(dZt, cache0)
-    # Z_tilde written over Z: the cache keeps z_norm, so backward still works
-    Z2 = Z.copy()
-    Zt, cache = impl.batchnorm_forward(Z2, gamma, beta, out=Z2)
-    assert Zt is Z2
-    np.testing.assert_array_equal(Zt, expected)
-    for got, want in zip(impl.batchnorm_backward(dZt, cache), grads0):
-        np.testing.assert_array_equal(got, want)
+    expected, cache = impl.batchnorm_forward(Z, gamma, beta)
+    assert cache.Z is Z
+    grads = impl.batchnorm_backward(dZt, cache)
     # a second call reusing the first call's arrays
     buf = np.empty_like(Z)
+    mu, inv_std = cache.mu, cache.inv_std
     Zt, cache2 = impl.batchnorm_forward(Z, gamma, beta, out=(buf, cache))
-    assert Zt is buf and cache2.z_norm is cache.z_norm and cache2.mu is cache.mu
-    assert cache2.inv_std is cache.inv_std
+    assert Zt is buf and cache2.mu is mu and cache2.inv_std is inv_std
     np.testing.assert_array_equal(Zt, expected)
+    for got, want in zip(impl.batchnorm_backward(dZt, cache2), grads):
+        np.testing.assert_array_equal(got, want)
+    # inference may write over Z
+    rm, rv = cache.mu.copy(), (1 / cache.inv_std.astype(np.float64) ** 2).astype(dtype)
+    want, _ = impl.batchnorm_forward(Z, gamma, beta, training=False, running_mean=rm,
+                                     running_var=rv)
+    Z2 = Z.copy()
+    got, _ = impl.batchnorm_forward(Z2, gamma, beta, training=False, running_mean=rm,
+                                    running_var=rv, out=Z2)
+    assert got is Z2
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_training_output_may_not_overwrite_z(impl):
+    Z, gamma, beta, _ = data((4, 3), np.float64)
+    with pytest.raises(ValueError, match=re.escape(
+            "batchnorm_forward: output Z_tilde must not overlap Z when training "
+            "(batchnorm_backward recomputes z_norm from Z)")):
+        impl.batchnorm_forward(Z, gamma, beta, out=Z)
 
 
 # ---------------------------------------------------------------- backward
@@ -452,6 +466,8 @@ def test_forward_rejects_partially_overlapping_output(impl):
     Z, out = buf[:4], buf[1:]
     g, b = np.ones(3), np.zeros(3)
     with pytest.raises(ValueError, match="output Z_tilde must be Z itself or not overlap it"):
+        impl.batchnorm_forward(Z, g, b, out=out, training=False, running_mean=g, running_var=g)
+    with pytest.raises(ValueError, match="output Z_tilde must not overlap Z when training"):
         impl.batchnorm_forward(Z, g, b, out=out)
 
 
@@ -485,7 +501,7 @@ def test_backward_rejects_bad_inputs(impl):
     with pytest.raises(ValueError, match=re.escape("output dgamma must have shape (3,)")):
         impl.batchnorm_backward(dZt, cache, out=(None, np.empty(4), None))
     with pytest.raises(ValueError, match="output dZ must be dZ_tilde itself or overlap neither"):
-        impl.batchnorm_backward(dZt, cache, out=cache.z_norm)
+        impl.batchnorm_backward(dZt, cache, out=cache.Z)
     with pytest.raises(TypeError, match=re.escape("out must be None, an array, or a tuple "
                                                   "(dZ, dgamma, dbeta)")):
         impl.batchnorm_backward(dZt, cache, out=(None, None))
