@@ -38,3 +38,18 @@ cdef extern from "loss.h" nogil:
                          Py_ssize_t m, Py_ssize_t k, double *loss, int n_threads)
     int fnn_mse(int dtype, const void *P, const void *Y, void *dP, Py_ssize_t m,
                 Py_ssize_t k, double *loss, int n_threads)
+
+cdef extern from "optim.h" nogil:
+    enum:
+        FNN_OPTIM_PARALLEL_MIN
+        FNN_OPTIM_SQRT_PARALLEL_MIN
+    int fnn_sgd_step(int dtype, void *w, const void *g, double lr, double decay,
+                     Py_ssize_t n, int n_threads)
+    int fnn_momentum_step(int dtype, void *w, const void *g, void *v, double lr,
+                          double beta, int average, int nesterov, Py_ssize_t n,
+                          int n_threads)
+    int fnn_rmsprop_step(int dtype, void *w, const void *g, void *s, double lr,
+                         double beta, double eps, Py_ssize_t n, int n_threads)
+    int fnn_adam_step(int dtype, void *w, const void *g, void *v, void *s,
+                      int64_t t, double lr, double beta1, double beta2, double eps,
+                      double weight_decay, Py_ssize_t n, int n_threads)

@@ -8,7 +8,9 @@ both modules.
 """
 import numpy as np
 
-from fastnn._validation import dense_backward_args, dense_forward_args, loss_args
+from fastnn._validation import (adam_step_args, dense_backward_args, dense_forward_args,
+                                loss_args, momentum_step_args, rmsprop_step_args,
+                                sgd_step_args)
 
 __all__ = [
     "dense_forward",
@@ -18,6 +20,10 @@ __all__ = [
     "mean_squared_error",
     "softmax",
     "sigmoid",
+    "sgd_step",
+    "momentum_step",
+    "rmsprop_step",
+    "adam_step",
 ]
 
 # activation codes of fastnn._validation.ACTIVATIONS
@@ -154,3 +160,51 @@ def sigmoid(Z, *, out=None):
     A = check_out(out, "out", "sigmoid", Z.shape, Z.dtype)
     A[...] = _sigmoid(Z)
     return A
+
+
+# Optimizer steps: in place, one NumPy statement per formula.  Python floats
+# combine with float32 arrays without promoting them (NEP 50), so every
+# operation runs in the arrays' dtype, as the C kernels do.
+
+def sgd_step(w, g, learning_rate, *, l2=0.0, m=1):
+    """NumPy twin of fastnn.ops.sgd_step: ``w -= lr * (g + (l2 / m) * w)``."""
+    w, g, lr, decay = sgd_step_args(w, g, learning_rate, l2, m)
+    w -= lr * (g + decay * w)
+
+
+def momentum_step(w, g, v, learning_rate, beta=0.9, *, nesterov=False, average=True):
+    """NumPy twin of fastnn.ops.momentum_step."""
+    w, g, v, lr, beta, nesterov, average = momentum_step_args(
+        w, g, v, learning_rate, beta, nesterov, average)
+    c = 1.0 - beta if average else 1.0
+    v *= beta
+    v += c * g                                  # v = beta v + c g
+    if nesterov:
+        w -= lr * (beta * v + c * g)
+    else:
+        w -= lr * v
+
+
+def rmsprop_step(w, g, s, learning_rate, beta=0.9, eps=1e-8):
+    """NumPy twin of fastnn.ops.rmsprop_step."""
+    w, g, s, lr, beta, eps = rmsprop_step_args(w, g, s, learning_rate, beta, eps)
+    s *= beta
+    s += (1.0 - beta) * np.square(g)            # s = beta s + (1 - beta) g^2
+    w -= lr * g / (np.sqrt(s) + eps)
+
+
+def adam_step(w, g, v, s, t, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8, *,
+              weight_decay=0.0):
+    """NumPy twin of fastnn.ops.adam_step."""
+    w, g, v, s, t, lr, beta1, beta2, eps, weight_decay = adam_step_args(
+        w, g, v, s, t, learning_rate, beta1, beta2, eps, weight_decay)
+    v *= beta1
+    v += (1.0 - beta1) * g                      # v = beta1 v + (1 - beta1) g
+    s *= beta2
+    s += (1.0 - beta2) * np.square(g)           # s = beta2 s + (1 - beta2) g^2
+    v_hat = v / (1.0 - beta1 ** t)
+    s_hat = s / (1.0 - beta2 ** t)
+    update = v_hat / (np.sqrt(s_hat) + eps)
+    if weight_decay:
+        update += weight_decay * w
+    w -= lr * update
