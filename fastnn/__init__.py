@@ -2,7 +2,7 @@
 
 Layers:  csrc/ (C)  ->  fastnn._* (Cython wrappers, argument checks)
          ->  fastnn.ops / fastnn.numpy_ops (public kernels and their twins)
-         ->  models, training, tuning, command line.
+         ->  parameters, optimizers, schedules, models, training, tuning, command line.
 """
 import os as _os
 
@@ -21,21 +21,28 @@ finally:
         del _os.environ["OMP_WAIT_POLICY"]
 del _user_policy
 
-from fastnn import ops
+from fastnn import augment, data, ops, schedules
 from fastnn.callbacks import (Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint,
                               TerminateOnNaN)
-from fastnn import augment, data
 from fastnn.diagnosis import diagnose
+from fastnn.ema import ExponentialMovingAverage
 from fastnn.gradcheck import gradient_check
 from fastnn.layers import BatchNorm, Dense, Dropout
 from fastnn.model import History, Sequential, load_model
+from fastnn.optim import SGD, Adam, Momentum, RMSprop
+from fastnn.parameters import ParameterBuffer
 from fastnn.preprocessing import Normalizer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ops", "set_num_threads", "get_num_threads", "openmp_enabled", "__version__",
+    # models and training
     "Sequential", "Dense", "BatchNorm", "Dropout", "History", "load_model",
     "Callback", "EarlyStopping", "LearningRateScheduler", "ModelCheckpoint", "TerminateOnNaN",
+    # optimization
+    "SGD", "Momentum", "RMSprop", "Adam", "schedules", "ExponentialMovingAverage",
+    "ParameterBuffer",
+    # the practical toolkit
     "gradient_check", "Normalizer", "diagnose", "data", "augment",
 ]

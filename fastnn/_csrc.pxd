@@ -59,3 +59,17 @@ cdef extern from "dropout.h" nogil:
                             Py_ssize_t size, double keep_prob, uint64_t seed, int n_threads)
     int fnn_dropout_backward(int dtype, const void *dA, const uint8_t *mask, void *dA_prev,
                              Py_ssize_t size, double keep_prob, int n_threads)
+cdef extern from "optim.h" nogil:
+    enum:
+        FNN_OPTIM_PARALLEL_MIN
+        FNN_OPTIM_SQRT_PARALLEL_MIN
+    int fnn_sgd_step(int dtype, void *w, const void *g, double lr, double decay,
+                     Py_ssize_t n, int n_threads)
+    int fnn_momentum_step(int dtype, void *w, const void *g, void *v, double lr,
+                          double beta, int average, int nesterov, Py_ssize_t n,
+                          int n_threads)
+    int fnn_rmsprop_step(int dtype, void *w, const void *g, void *s, double lr,
+                         double beta, double eps, Py_ssize_t n, int n_threads)
+    int fnn_adam_step(int dtype, void *w, const void *g, void *v, void *s,
+                      int64_t t, double lr, double beta1, double beta2, double eps,
+                      double weight_decay, Py_ssize_t n, int n_threads)

@@ -32,12 +32,13 @@ _ORDINAL = {1: "1-D", 2: "2-D"}
 
 cpdef cnp.ndarray check_array(object x, str name, str func, int ndim, object dtype=None):
     """Return x if it is a non-empty, C-contiguous float32/float64 ndarray of
-    `ndim` dimensions (and of `dtype` when given); raise otherwise."""
+    `ndim` dimensions (any number when ndim < 0) and of `dtype` when given;
+    raise otherwise."""
     cdef cnp.ndarray a
     if not isinstance(x, cnp.ndarray):
         raise TypeError(f"{func}: {name} must be a numpy.ndarray; got {type(x).__name__}")
     a = <cnp.ndarray>x
-    if cnp.PyArray_NDIM(a) != ndim:
+    if ndim >= 0 and cnp.PyArray_NDIM(a) != ndim:
         raise ValueError(f"{func}: {name} must be {_ORDINAL.get(ndim, f'{ndim}-D')}; "
                          f"got {cnp.PyArray_NDIM(a)}-D array of shape {(<object>a).shape}")
     cdef int t = cnp.PyArray_TYPE(a)
@@ -476,3 +477,136 @@ cpdef tuple dropout_backward_args(object dA, object mask, object keep_prob, obje
     if not _same_or_disjoint(dap, da):
         raise ValueError(f"{func}: output dA_prev must be dA itself or not overlap it")
     return da, mk, p, dap
+
+
+# ---------------------------------------------------------------- optimizers
+
+cpdef double check_positive(object value, str name, str func,
+                            bint allow_zero=False) except? -1.0:
+    """A finite real number > 0 (>= 0 with allow_zero)."""
+    cdef str bound = ">= 0" if allow_zero else "> 0"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{func}: {name} must be a real number {bound}; got {value!r}")
+    cdef double v = float(value)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{func}: {name} must be a finite number {bound}; got {value!r}")
+    return v
+
+
+cpdef long long check_int(object value, str name, str func, long long low,
+                          str what="") except? -1:
+    """An integer >= low (Python int or NumPy integer, not bool or float)."""
+    cdef str why = f" ({what})" if what else ""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{func}: {name} must be an integer >= {low}{why}; got {value!r}")
+    if value < low:
+        raise ValueError(f"{func}: {name} must be an integer >= {low}{why}; got {value!r}")
+    if value > 2**62:
+        raise ValueError(f"{func}: {name} must be at most 2**62; got {value!r}")
+    return int(value)
+
+
+cpdef bint check_bool(object value, str name, str func) except -1:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{func}: {name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+cpdef double check_learning_rate(object value, str func) except? -1.0:
+    return check_positive(value, "learning_rate", func)
+
+
+cpdef double check_beta(object value, str name, str func) except? -1.0:
+    """A decay rate of an exponentially weighted average: in [0, 1)."""
+    return check_real(value, name, func, 0.0, 1.0, False, True)
+
+
+cdef cnp.ndarray _param_array(object x, str name, str func, cnp.ndarray w, bint writeable):
+    """x of w's dtype and shape, C-contiguous (w itself when w is None)."""
+    cdef cnp.ndarray a
+    if w is None:
+        a = check_array(x, name, func, -1)
+    else:
+        a = check_array(x, name, func, -1, w.dtype)
+        if (<object>a).shape != (<object>w).shape:
+            raise ValueError(f"{func}: {name} must have the shape {(<object>w).shape} of w; "
+                             f"got {(<object>a).shape}")
+    if writeable and not cnp.PyArray_ISWRITEABLE(a):
+        raise ValueError(f"{func}: {name} must be writeable (it is updated in place); "
+                         f"got a read-only array")
+    return a
+
+
+cdef _check_disjoint(tuple arrays, tuple names, str func):
+    """No two arrays share memory.  For C-contiguous arrays the byte range
+    [data, data + nbytes) is exactly the memory used, so comparing ranges is
+    exact, and costs nothing next to numpy.shares_memory."""
+    cdef Py_ssize_t i, j
+    cdef char *lo_i
+    cdef char *lo_j
+    cdef cnp.ndarray a, b
+    for i in range(len(arrays)):
+        a = <cnp.ndarray>arrays[i]
+        lo_i = <char *>cnp.PyArray_DATA(a)
+        for j in range(i + 1, len(arrays)):
+            b = <cnp.ndarray>arrays[j]
+            lo_j = <char *>cnp.PyArray_DATA(b)
+            if lo_i < lo_j + cnp.PyArray_NBYTES(b) and lo_j < lo_i + cnp.PyArray_NBYTES(a):
+                raise ValueError(f"{func}: {names[i]} and {names[j]} must be separate arrays; "
+                                 f"they overlap in memory")
+
+
+cpdef tuple sgd_step_args(object w, object g, object learning_rate, object l2, object m):
+    """Checked (w, g, learning_rate, decay = l2 / m) of sgd_step."""
+    cdef str func = "sgd_step"
+    cdef cnp.ndarray w_ = _param_array(w, "w", func, None, True)
+    cdef cnp.ndarray g_ = _param_array(g, "g", func, w_, False)
+    _check_disjoint((w_, g_), ("w", "g"), func)
+    cdef double lr = check_learning_rate(learning_rate, func)
+    cdef double lam = check_positive(l2, "l2", func, True)
+    cdef long long m_ = check_int(m, "m", func, 1, "the number of examples the cost averages over")
+    return w_, g_, lr, lam / m_
+
+
+cpdef tuple momentum_step_args(object w, object g, object v, object learning_rate,
+                               object beta, object nesterov, object average):
+    """Checked (w, g, v, learning_rate, beta, nesterov, average) of momentum_step."""
+    cdef str func = "momentum_step"
+    cdef cnp.ndarray w_ = _param_array(w, "w", func, None, True)
+    cdef cnp.ndarray g_ = _param_array(g, "g", func, w_, False)
+    cdef cnp.ndarray v_ = _param_array(v, "v", func, w_, True)
+    _check_disjoint((w_, g_, v_), ("w", "g", "v"), func)
+    return (w_, g_, v_, check_learning_rate(learning_rate, func),
+            check_beta(beta, "beta", func), check_bool(nesterov, "nesterov", func),
+            check_bool(average, "average", func))
+
+
+cpdef tuple rmsprop_step_args(object w, object g, object s, object learning_rate,
+                              object beta, object eps):
+    """Checked (w, g, s, learning_rate, beta, eps) of rmsprop_step."""
+    cdef str func = "rmsprop_step"
+    cdef cnp.ndarray w_ = _param_array(w, "w", func, None, True)
+    cdef cnp.ndarray g_ = _param_array(g, "g", func, w_, False)
+    cdef cnp.ndarray s_ = _param_array(s, "s", func, w_, True)
+    _check_disjoint((w_, g_, s_), ("w", "g", "s"), func)
+    return (w_, g_, s_, check_learning_rate(learning_rate, func),
+            check_beta(beta, "beta", func), check_positive(eps, "eps", func))
+
+
+cpdef tuple adam_step_args(object w, object g, object v, object s, object t,
+                           object learning_rate, object beta1, object beta2, object eps,
+                           object weight_decay):
+    """Checked (w, g, v, s, t, learning_rate, beta1, beta2, eps, weight_decay)
+    of adam_step."""
+    cdef str func = "adam_step"
+    cdef cnp.ndarray w_ = _param_array(w, "w", func, None, True)
+    cdef cnp.ndarray g_ = _param_array(g, "g", func, w_, False)
+    cdef cnp.ndarray v_ = _param_array(v, "v", func, w_, True)
+    cdef cnp.ndarray s_ = _param_array(s, "s", func, w_, True)
+    _check_disjoint((w_, g_, v_, s_), ("w", "g", "v", "s"), func)
+    return (w_, g_, v_, s_,
+            check_int(t, "t", func, 1, "the number of this step, counting from 1"),
+            check_learning_rate(learning_rate, func),
+            check_beta(beta1, "beta1", func), check_beta(beta2, "beta2", func),
+            check_positive(eps, "eps", func),
+            check_positive(weight_decay, "weight_decay", func, True))

@@ -10,9 +10,11 @@ import math
 
 import numpy as np
 
-from fastnn._validation import (BatchNormCache, activation_args, batchnorm_backward_args,
-                                batchnorm_forward_args, dense_backward_args, dense_forward_args,
-                                dropout_backward_args, dropout_forward_args, loss_args)
+from fastnn._validation import (BatchNormCache, activation_args, adam_step_args,
+                                batchnorm_backward_args, batchnorm_forward_args,
+                                dense_backward_args, dense_forward_args, dropout_backward_args,
+                                dropout_forward_args, loss_args, momentum_step_args,
+                                rmsprop_step_args, sgd_step_args)
 
 __all__ = [
     "dense_forward",
@@ -29,6 +31,10 @@ __all__ = [
     "BatchNormCache",
     "dropout_forward",
     "dropout_backward",
+    "sgd_step",
+    "momentum_step",
+    "rmsprop_step",
+    "adam_step",
 ]
 
 # activation codes of fastnn._validation.ACTIVATIONS
@@ -267,3 +273,49 @@ def dropout_backward(dA, mask, keep_prob, *, out=None):
     dA, mask, keep_prob, dA_prev = dropout_backward_args(dA, mask, keep_prob, out)
     dA_prev[...] = dA * _keep_factor(mask != 0, keep_prob, dA.dtype)
     return dA_prev
+# Optimizer steps: in place, one NumPy statement per formula.  Python floats
+# combine with float32 arrays without promoting them (NEP 50), so every
+# operation runs in the arrays' dtype, as the C kernels do.
+
+def sgd_step(w, g, learning_rate, *, l2=0.0, m=1):
+    """NumPy twin of fastnn.ops.sgd_step: ``w -= lr * (g + (l2 / m) * w)``."""
+    w, g, lr, decay = sgd_step_args(w, g, learning_rate, l2, m)
+    w -= lr * (g + decay * w)
+
+
+def momentum_step(w, g, v, learning_rate, beta=0.9, *, nesterov=False, average=True):
+    """NumPy twin of fastnn.ops.momentum_step."""
+    w, g, v, lr, beta, nesterov, average = momentum_step_args(
+        w, g, v, learning_rate, beta, nesterov, average)
+    c = 1.0 - beta if average else 1.0
+    v *= beta
+    v += c * g                                  # v = beta v + c g
+    if nesterov:
+        w -= lr * (beta * v + c * g)
+    else:
+        w -= lr * v
+
+
+def rmsprop_step(w, g, s, learning_rate, beta=0.9, eps=1e-8):
+    """NumPy twin of fastnn.ops.rmsprop_step."""
+    w, g, s, lr, beta, eps = rmsprop_step_args(w, g, s, learning_rate, beta, eps)
+    s *= beta
+    s += (1.0 - beta) * np.square(g)            # s = beta s + (1 - beta) g^2
+    w -= lr * g / (np.sqrt(s) + eps)
+
+
+def adam_step(w, g, v, s, t, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8, *,
+              weight_decay=0.0):
+    """NumPy twin of fastnn.ops.adam_step."""
+    w, g, v, s, t, lr, beta1, beta2, eps, weight_decay = adam_step_args(
+        w, g, v, s, t, learning_rate, beta1, beta2, eps, weight_decay)
+    v *= beta1
+    v += (1.0 - beta1) * g                      # v = beta1 v + (1 - beta1) g
+    s *= beta2
+    s += (1.0 - beta2) * np.square(g)           # s = beta2 s + (1 - beta2) g^2
+    v_hat = v / (1.0 - beta1 ** t)
+    s_hat = s / (1.0 - beta2 ** t)
+    update = v_hat / (np.sqrt(s_hat) + eps)
+    if weight_decay:
+        update += weight_decay * w
+    w -= lr * update

@@ -7,6 +7,9 @@ one dtype, float32 or float64, and is C-contiguous; nothing is cast
 silently.  Each kernel accepts preallocated outputs (``out=``) so a training
 loop runs without allocating.
 
+The optimizer steps (``sgd_step``, ``momentum_step``, ``rmsprop_step``,
+``adam_step``) update parameters and state in place, on arrays of any shape.
+
 ``fastnn.numpy_ops`` has a plain-NumPy twin of every function here, same
 signature and same argument checks.
 
@@ -32,6 +35,7 @@ from fastnn._dense import (activation_backward, activation_forward, dense_backwa
 from fastnn._dropout import dropout_backward, dropout_forward
 from fastnn._loss import (mean_squared_error, sigmoid, sigmoid_cross_entropy, softmax,
                           softmax_cross_entropy)
+from fastnn._optim import adam_step, momentum_step, rmsprop_step, sgd_step
 from fastnn._validation import BatchNormCache
 
 __all__ = [
@@ -49,4 +53,8 @@ __all__ = [
     "BatchNormCache",
     "dropout_forward",
     "dropout_backward",
+    "sgd_step",
+    "momentum_step",
+    "rmsprop_step",
+    "adam_step",
 ]

@@ -1,0 +1,78 @@
+/* Fused optimizer steps: each updates n parameters in place in one pass.
+ *
+ * Arrays are C-contiguous of n elements of the element type `dtype` (enum
+ * fnn_dtype), any shape flattened; they must not overlap (the wrapper checks).
+ * Notation: w parameters, g gradient of the cost, v first moment (velocity),
+ * s second moment, lr learning rate.  Each kernel reads every array once and
+ * writes every IN/OUT array once.  No reduction, so the result does not
+ * depend on n_threads.  Status: FNN_OK, or FNN_EINVAL for an argument the
+ * wrapper should have rejected (n < 0, t < 1).
+ */
+#ifndef FASTNN_OPTIM_H
+#define FASTNN_OPTIM_H
+
+#include <stdint.h>
+#include "common.h"
+
+/* Below these many parameters a step runs on one thread.
+ *
+ * Measured with bench/optim_crossover.c (2-core AMD EPYC VM, gcc 12 -O3,
+ * float32, warm caches, parallel path forced, 1 vs 2 threads; a machine
+ * shared with other jobs).  Opening a parallel region costs about 0.5 us
+ * with the team spinning, about 1.5 us when the cores are busy; one thread
+ * updates about 12 (SGD), 10 (momentum), 6 (RMSprop) and 5 (Adam) float32
+ * parameters per ns from cache.  Speed-up of 2 threads over 1, in a run
+ * under load (load average 6.6) and the range over three quieter runs:
+ *
+ *   n      SGD              momentum         RMSprop          Adam
+ *   4096   0.37 | 0.84-0.87 0.38 | 0.95-0.98 0.53 | 1.12-1.18 0.52 | 1.16-1.21
+ *   8192   0.50 | 1.06-1.21 0.49 | 1.12-1.20 0.60 | 1.37-1.47 0.62 | 1.35-1.39
+ *   16384  0.70 | 1.30-1.35 0.65 | 1.30-1.37 0.89 | 1.47-1.50 0.90 | 1.54-2.16
+ *   32768  0.95 | 1.52-1.56 1.02 | 1.60-2.85 1.17 | 1.72-2.38 1.21 | 1.72-2.72
+ *   65536  1.26 | 1.73-1.95 1.35 | 1.14-2.10 1.48 | 1.78-1.95 1.62 | 1.17-2.43
+ *
+ * The square root and division of RMSprop and Adam make a second thread pay
+ * from about half the size of the cheap updates.  Each threshold is the
+ * size where 2 threads win by 1.3x or more in the quiet runs and break even
+ * under load, rather than the crossover itself: in training the team may
+ * have gone to sleep during the GEMMs, and waking it costs more than in
+ * this loop.  (dense's FNN_PARALLEL_MIN is 32768.) */
+#ifndef FNN_OPTIM_PARALLEL_MIN
+#define FNN_OPTIM_PARALLEL_MIN 32768        /* SGD, momentum */
+#endif
+#ifndef FNN_OPTIM_SQRT_PARALLEL_MIN
+#define FNN_OPTIM_SQRT_PARALLEL_MIN 16384   /* RMSprop, Adam */
+#endif
+
+/* IN/OUT w; IN g.  Plain gradient descent with the L2 penalty folded in:
+ *   w -= lr * (g + decay * w),   decay = lambda / m (0 for none),
+ * i.e. weight decay by (1 - lr * lambda / m) then a gradient step. */
+int fnn_sgd_step(int dtype, void *w, const void *g, double lr, double decay,
+                 ptrdiff_t n, int n_threads);
+
+/* IN/OUT w, v; IN g.  Momentum:
+ *   v = beta * v + c * g        c = 1 - beta when `average` (the course's
+ *                               exponentially weighted average, default in
+ *                               Python), c = 1 otherwise (PyTorch/Keras SGD);
+ *   w -= lr * v                 or, with nesterov,
+ *   w -= lr * (beta * v + c * g)  (the look-ahead, v already updated). */
+int fnn_momentum_step(int dtype, void *w, const void *g, void *v, double lr,
+                      double beta, int average, int nesterov, ptrdiff_t n,
+                      int n_threads);
+
+/* IN/OUT w, s; IN g.  RMSprop, eps outside the square root:
+ *   s = beta * s + (1 - beta) * g^2;   w -= lr * g / (sqrt(s) + eps). */
+int fnn_rmsprop_step(int dtype, void *w, const void *g, void *s, double lr,
+                     double beta, double eps, ptrdiff_t n, int n_threads);
+
+/* IN/OUT w, v, s; IN g; t >= 1 the number of this step.  Adam (AdamW when
+ * weight_decay > 0: decoupled, scaled by lr as in torch.optim.AdamW):
+ *   v = beta1 * v + (1 - beta1) * g;   s = beta2 * s + (1 - beta2) * g^2
+ *   v_hat = v / (1 - beta1^t);         s_hat = s / (1 - beta2^t)
+ *   w -= lr * (v_hat / (sqrt(s_hat) + eps) + weight_decay * w).
+ * The bias corrections are computed once per call in double. */
+int fnn_adam_step(int dtype, void *w, const void *g, void *v, void *s,
+                  int64_t t, double lr, double beta1, double beta2, double eps,
+                  double weight_decay, ptrdiff_t n, int n_threads);
+
+#endif
