@@ -40,12 +40,14 @@ class History:
     and ``reg_loss`` are its parts; ``accuracy`` is the running training
     accuracy of the epoch; ``val_loss``/``val_accuracy`` with validation
     data; ``learning_rate`` and ``time`` in seconds), plus ``batch_loss``
-    when asked for and ``stop_reason`` when training stopped early."""
+    and ``grad_norms`` when asked for and ``stop_reason`` when training
+    stopped early."""
 
     def __init__(self):
         self.history = {}
         self.epoch = []
         self.batch_loss = []
+        self.grad_norms = {}
         self.stop_reason = None
 
     def _append(self, epoch, logs):
@@ -225,7 +227,7 @@ class Sequential:
     # ------------------------------------------------------------ training
     def fit(self, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=64, l2=0.0, l1=0.0,
             validation_data=None, callbacks=None, verbose=1, shuffle=True,
-            record_batch_loss=False, augment=None, image_shape=None):
+            record_batch_loss=False, record_grad_norms=False, augment=None, image_shape=None):
         """Train on (X, y) with mini-batch gradient descent; return a History.
 
         loss : "categorical_crossentropy" (softmax output; y integer labels
@@ -245,6 +247,8 @@ class Sequential:
         verbose : 0 silent, 1 progress bar, 2 one line per epoch.
         record_batch_loss : keep the cost of every mini-batch in
             ``history.batch_loss``.
+        record_grad_norms : keep, per epoch, the mean norm of each Dense
+            layer's dW in ``history.grad_norms`` (vanishing/exploding gradients).
         augment : a fastnn.augment transform applied to every training
             mini-batch (never to validation data); X must then be images
             (m, H, W[, C]) or rows with ``image_shape=(H, W[, C])``.
@@ -310,7 +314,8 @@ class Sequential:
                 cb.on_train_begin({})
             augmenter = None if augment is None else (augment, image_shape)
             self._run_epochs(X, targets, val, loss_obj, epochs, batch_size, l2, l1, callbacks,
-                             history, verbose, shuffle, record_batch_loss, augmenter)
+                             history, verbose, shuffle, record_batch_loss, record_grad_norms,
+                             augmenter)
         finally:
             self.eval()
             for cb in callbacks:
@@ -343,7 +348,7 @@ class Sequential:
         return bounds
 
     def _run_epochs(self, X, targets, val, loss_obj, epochs, batch_size, l2, l1, callbacks,
-                    history, verbose, shuffle, record_batch_loss, augmenter):
+                    history, verbose, shuffle, record_batch_loss, record_grad_norms, augmenter):
         m = X.shape[0]
         bounds = self._batches(m, batch_size)
         bar = None
@@ -359,6 +364,8 @@ class Sequential:
                 start = time.perf_counter()
                 order = self._shuffle_rng.permutation(m) if shuffle else None
                 sums = np.zeros(3)        # data loss, reg loss, correct (weighted by rows)
+                dense = [layer for layer in self.layers if isinstance(layer, Dense)]
+                norm_sums = np.zeros(len(dense))
                 rows = 0
                 for batch, (lo, hi) in enumerate(bounds):
                     Xb, yb = self._gather(X, targets, order, lo, hi)
@@ -373,6 +380,8 @@ class Sequential:
                         cb.on_batch_end(batch, batch_logs)
                     if self.stop_training and not math.isfinite(cost):
                         break
+                    if record_grad_norms:
+                        norm_sums += [np.linalg.norm(layer.dW) for layer in dense]
                     k = hi - lo
                     sums += (data_loss * k, reg_loss * k, correct)
                     rows += k
@@ -395,6 +404,10 @@ class Sequential:
                 for cb in callbacks:
                     cb.on_epoch_end(epoch, logs)
                 history._append(epoch, logs)
+                if record_grad_norms:
+                    for layer, total in zip(dense, norm_sums):
+                        history.grad_norms.setdefault(layer.name, []).append(
+                            total / (batch + 1))
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()

@@ -85,3 +85,27 @@ def test_sampled_coordinates_and_errors():
         fn.gradient_check(model, X, y, epsilon=0)
     with pytest.raises(ValueError, match="max_coordinates"):
         fn.gradient_check(model, X, y, max_coordinates=0)
+
+
+def test_course_three_layer_network_and_a_planted_bug_in_one_dW(monkeypatch):
+    """LINEAR->RELU->LINEAR->RELU->LINEAR->SIGMOID, as in the material."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((3, 4))
+    y = np.array([1, 0, 1])
+    model = fn.Sequential([fn.Dense(5, "relu"), fn.Dense(3, "relu"), fn.Dense(1, "sigmoid")],
+                          input_dim=4, dtype="float64", seed=1)
+    good = fn.gradient_check(model, X, y)
+    assert good.difference < 2e-7 and good.passed
+    second = model.layers[1]
+    original = type(second).backward
+
+    def buggy(self, dA, need_dA_prev):
+        dA_prev = original(self, dA, need_dA_prev)
+        if self is second:
+            self.dW *= 2.0           # the planted bug: dW2 off by a factor
+        return dA_prev
+    monkeypatch.setattr(type(second), "backward", buggy)
+    bad = fn.gradient_check(model, X, y)
+    assert bad.difference > 1e-3 and not bad.passed
+    worst = max(bad.per_parameter, key=bad.per_parameter.get)
+    assert worst == "dense_2.W" and bad.per_parameter["dense_1.W"] < 2e-7
