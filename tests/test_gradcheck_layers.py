@@ -101,7 +101,7 @@ def test_course_three_layer_network_and_a_planted_bug_in_one_dW(monkeypatch):
 
     def buggy(self, dA, need_dA_prev):
         dA_prev = original(self, dA, need_dA_prev)
-        if self is second:
+        if self.name == second.name:
             self.dW *= 2.0           # the planted bug: dW2 off by a factor
         return dA_prev
     monkeypatch.setattr(type(second), "backward", buggy)
