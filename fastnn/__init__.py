@@ -25,4 +25,12 @@ from fastnn import ops
 
 __version__ = "0.1.0"
 
-__all__ = ["ops", "set_num_threads", "get_num_threads", "openmp_enabled", "__version__"]
+__all__ = ["ops", "tune", "set_num_threads", "get_num_threads", "openmp_enabled", "__version__"]
+
+
+def __getattr__(name):
+    # fastnn.tune on first use: `import fastnn` stays as fast as the kernels.
+    if name == "tune":
+        import importlib
+        return importlib.import_module("fastnn.tune")
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
