@@ -20,7 +20,15 @@ outcome), ``runners`` (in-process, local processes, Dask), ``store``
 (SQLite trial store), ``results`` (Trial, Result), ``panda`` (one model
 babysat).  Dask, joblib and matplotlib are imported only when used.
 """
+from fastnn.tune.objectives import Builder
+from fastnn.tune.results import Importance, Result, Trial
 from fastnn.tune.spaces import (Choice, Distribution, IntUniform, LogUniform, OneMinusLogUniform,
                                 Uniform)
+from fastnn.tune.store import TrialStore
+from fastnn.tune.strategies import CoarseToFine, GridSearch, RandomSearch, Search
 
-__all__ = ["Uniform", "IntUniform", "LogUniform", "OneMinusLogUniform", "Choice", "Distribution"]
+__all__ = [
+    "Uniform", "IntUniform", "LogUniform", "OneMinusLogUniform", "Choice", "Distribution",
+    "RandomSearch", "GridSearch", "CoarseToFine", "Search",
+    "Builder", "Trial", "Result", "Importance", "TrialStore",
+]
