@@ -21,6 +21,7 @@ outcome), ``runners`` (in-process, local processes, Dask), ``store``
 babysat).  Dask, joblib and matplotlib are imported only when used.
 """
 from fastnn.tune.objectives import Builder
+from fastnn.tune.panda import Panda
 from fastnn.tune.results import Importance, Result, Trial
 from fastnn.tune.spaces import (Choice, Distribution, IntUniform, LogUniform, OneMinusLogUniform,
                                 Uniform)
@@ -30,5 +31,5 @@ from fastnn.tune.strategies import CoarseToFine, GridSearch, RandomSearch, Searc
 __all__ = [
     "Uniform", "IntUniform", "LogUniform", "OneMinusLogUniform", "Choice", "Distribution",
     "RandomSearch", "GridSearch", "CoarseToFine", "Search",
-    "Builder", "Trial", "Result", "Importance", "TrialStore",
+    "Builder", "Panda", "Trial", "Result", "Importance", "TrialStore",
 ]
