@@ -148,3 +148,9 @@ def test_coarse_to_fine_narrows_ints_and_choices():
 def test_bad_searches_are_clear_errors(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+def test_verbose_prints_one_line_per_trial(capsys):
+    tune.RandomSearch(SPACE, bowl_with_failures, n_trials=3, seed=0, verbose=True).run()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("[1/3] t0 ok: dev_error=")

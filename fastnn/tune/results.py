@@ -252,8 +252,8 @@ class Result:
             scale = self._scale(name, values)
             if scale == "categorical":
                 options = getattr(self.space.get(name), "options", None) or list(dict.fromkeys(values))
-                position = {_fmt(o): i for i, o in enumerate(options)}
-                x = lambda v: position[_fmt(v)]  # noqa: E731
+                position = {repr(o): i for i, o in enumerate(options)}
+                x = lambda v: position[repr(v)]  # noqa: E731
                 ax.set_xticks(range(len(options)), [_fmt(o) for o in options])
             elif scale == "one_minus_log":
                 x = lambda v: 1.0 - v  # noqa: E731
@@ -303,9 +303,9 @@ def _pearson(a, b):
 
 def _groups(values, numeric, n_bins):
     """A group label per value: the value itself, or its quantile bin."""
-    distinct = list(dict.fromkeys(_fmt(v) for v in values))
+    distinct = {key: i for i, key in enumerate(dict.fromkeys(repr(v) for v in values))}
     if not numeric or len(distinct) <= n_bins:
-        return np.array([distinct.index(_fmt(v)) for v in values])
+        return np.array([distinct[repr(v)] for v in values])
     ranks = _ranks(np.array(values, dtype=np.float64))
     return np.minimum(((ranks - 1) * n_bins / len(values)).astype(int), n_bins - 1)
 

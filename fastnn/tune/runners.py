@@ -178,37 +178,44 @@ class LocalProcesses:
         lost to a dead worker as ``[((trial_id, params), error)]``."""
         queue, running, lost = deque(planned), {}, []
         while queue or running:
-            while queue and len(running) < concurrency:
-                item = queue.popleft()
-                pool = self._executor()
-                try:
-                    future = pool.submit(_worker_trial, *item, self.metric)
-                except BrokenExecutor:
-                    # Broken before its running trials told us: start a new pool.
-                    self._discard(pool)
-                    pool = self._executor()
-                    future = pool.submit(_worker_trial, *item, self.metric)
-                running[future] = (item, pool)
+            self._fill(queue, running, concurrency)
             done, _ = wait(running, return_when=FIRST_COMPLETED)
+            finished = []
             for future in done:
+                if future not in running:  # lost with its pool below
+                    continue
                 item, pool = running.pop(future)
                 try:
-                    trial = future.result()
+                    finished.append(future.result())
                 except BrokenExecutor as exc:
-                    # Every trial of that pool died with it; the others were
-                    # innocent bystanders or the culprit: all are suspects.
+                    # Every trial of that pool died with it: the culprit and
+                    # innocent bystanders alike are suspects.
                     lost.append((item, exc))
                     for other, (other_item, other_pool) in list(running.items()):
                         if other_pool is pool:
                             lost.append((other_item, exc))
                             del running[other]
                     self._discard(pool)
-                    break
                 except Exception as exc:
-                    trial = Trial(id=item[0], params=dict(item[1]), status="failed",
-                                  error=f"{type(exc).__name__}: {exc}")
-                yield trial
+                    finished.append(Trial(id=item[0], params=dict(item[1]), status="failed",
+                                          error=f"{type(exc).__name__}: {exc}"))
+            # Workers get their next trials before the caller stores these.
+            self._fill(queue, running, concurrency)
+            yield from finished
         return lost
+
+    def _fill(self, queue, running, concurrency):
+        while queue and len(running) < concurrency:
+            item = queue.popleft()
+            pool = self._executor()
+            try:
+                future = pool.submit(_worker_trial, *item, self.metric)
+            except BrokenExecutor:
+                # Broken before its running trials told us: start a new pool.
+                self._discard(pool)
+                pool = self._executor()
+                future = pool.submit(_worker_trial, *item, self.metric)
+            running[future] = (item, pool)
 
 
 # -- Dask -------------------------------------------------------------------------
