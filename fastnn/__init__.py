@@ -45,4 +45,14 @@ __all__ = [
     "ParameterBuffer",
     # the practical toolkit
     "gradient_check", "Normalizer", "diagnose", "data", "augment",
+    # hyperparameter search (imported on first use)
+    "tune",
 ]
+
+
+def __getattr__(name):
+    # fastnn.tune on first use: `import fastnn` stays as fast as the kernels.
+    if name == "tune":
+        import importlib
+        return importlib.import_module("fastnn.tune")
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
