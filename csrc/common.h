@@ -24,26 +24,6 @@
 #define FNN_PRAGMA(x) _Pragma(#x)
 #else
 #define FNN_PRAGMA(x)
-/* 1 when the kernels were built with OpenMP. */
-static inline int fnn_openmp_enabled(void)
-{
-#ifdef FASTNN_OPENMP
-    return 1;
-#else
-    return 0;
-#endif
-}
-
-/* OpenMP's default team size (OMP_NUM_THREADS, else the usable cores); 1 in a
- * serial build. */
-static inline int fnn_default_threads(void)
-{
-#ifdef FASTNN_OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
 
 #endif
 
