@@ -65,6 +65,8 @@ def _extensions():
         exts.append(Extension(
             name,
             sources=[pyx],
+            # headers hold the kernel bodies (*_impl.h): a change must rebuild
+            depends=sorted(glob.glob(os.path.join(CSRC, "*.h"))),
             include_dirs=[CSRC, numpy.get_include()],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         ))

@@ -134,16 +134,21 @@ static int FNN_NAME(fnn_dense_activation_backward)(const REAL *dA, const REAL *Z
                 for (ptrdiff_t j = 0; j < n; ++j)
                     dr[j] = zr[j] > 0 ? gr[j] : a * gr[j];
                 break;
+            /* g' from e = exp(-c|z|) rather than 1 - tanh^2 or s (1 - s): those
+             * cancel to 0 once tanh(z) or s rounds to 1, losing the small
+             * but nonzero derivative of a saturated unit. */
             case FNN_TANH:
                 for (ptrdiff_t j = 0; j < n; ++j) {
-                    REAL t = tanh(zr[j]);
-                    dr[j] = gr[j] * ((REAL)1 - t * t);
+                    REAL e = exp((REAL)-2 * fabs(zr[j]));
+                    REAL d = (REAL)1 + e;
+                    dr[j] = gr[j] * ((REAL)4 * e / (d * d));
                 }
                 break;
             case FNN_SIGMOID:
                 for (ptrdiff_t j = 0; j < n; ++j) {
-                    REAL s = FNN_NAME(sigmoid)(zr[j]);
-                    dr[j] = gr[j] * s * ((REAL)1 - s);
+                    REAL e = exp(-fabs(zr[j]));
+                    REAL d = (REAL)1 + e;
+                    dr[j] = gr[j] * (e / (d * d));
                 }
                 break;
             case FNN_SOFTMAX: {

@@ -37,6 +37,8 @@ def set_num_threads(n):
     n = n.__index__()
     if n < 1:
         raise ValueError(f"set_num_threads: n must be an integer >= 1; got {n}")
+    if n > 65536:
+        raise ValueError(f"set_num_threads: n must be at most 65536 threads; got {n}")
     from threadpoolctl import threadpool_limits
     threadpool_limits(limits=n, user_api="blas")
     _n_threads = n if fnn_openmp_enabled() else 1

@@ -41,6 +41,9 @@ cpdef cnp.ndarray check_array(object x, str name, str func, int ndim, object dty
     if ndim >= 0 and cnp.PyArray_NDIM(a) != ndim:
         raise ValueError(f"{func}: {name} must be {_ORDINAL.get(ndim, f'{ndim}-D')}; "
                          f"got {cnp.PyArray_NDIM(a)}-D array of shape {(<object>a).shape}")
+    if not cnp.PyArray_ISNOTSWAPPED(a):
+        raise ValueError(f"{func}: {name} must be in the machine's byte order; got {a.dtype} "
+                         f"(use {name}.astype({name}.dtype.newbyteorder('=')))")
     cdef int t = cnp.PyArray_TYPE(a)
     if dtype is None:
         if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
@@ -131,7 +134,7 @@ cpdef cnp.ndarray class_targets(object y, Py_ssize_t m, Py_ssize_t k, object dty
         if lo < 0 or hi >= k:
             bad = int(np.flatnonzero((a < 0) | (a >= k))[0])
             raise ValueError(f"{func}: labels y must be in [0, {k}) for {k} classes; "
-                             f"got {a[bad]!r} at index {bad}")
+                             f"got {a[bad].item()!r} at index {bad}")
         return np.ascontiguousarray(a, dtype=np.int64)
     if a.ndim == 2:
         if (<object>a).shape != (m, k):
@@ -160,8 +163,27 @@ cpdef cnp.ndarray real_targets(object y, tuple shape, object dtype, str func, st
         lo, hi = a.min(), a.max()
         if lo < low or hi > high:
             raise ValueError(f"{func}: y must be {what} in [{low:g}, {high:g}]; "
-                             f"got values from {lo!r} to {hi!r}")
+                             f"got values from {lo.item()!r} to {hi.item()!r}")
     return a
+
+
+cdef _check_disjoint(tuple arrays, tuple names, str func):
+    """No two arrays share memory.  For C-contiguous arrays the byte range
+    [data, data + nbytes) is exactly the memory used, so comparing ranges is
+    exact, and costs nothing next to numpy.shares_memory."""
+    cdef Py_ssize_t i, j
+    cdef char *lo_i
+    cdef char *lo_j
+    cdef cnp.ndarray a, b
+    for i in range(len(arrays)):
+        a = <cnp.ndarray>arrays[i]
+        lo_i = <char *>cnp.PyArray_DATA(a)
+        for j in range(i + 1, len(arrays)):
+            b = <cnp.ndarray>arrays[j]
+            lo_j = <char *>cnp.PyArray_DATA(b)
+            if lo_i < lo_j + cnp.PyArray_NBYTES(b) and lo_j < lo_i + cnp.PyArray_NBYTES(a):
+                raise ValueError(f"{func}: {names[i]} and {names[j]} must be separate arrays; "
+                                 f"they overlap in memory")
 
 
 cdef tuple _unpack(object out, int n, str func):
@@ -207,6 +229,11 @@ cpdef tuple dense_forward_args(object A_prev, object W, object b, object activat
         Z = check_out(z_out, "Z", func, shape, dtype)
         if Z is A:
             raise ValueError(f"{func}: out Z and out A must be different arrays when keep_z=True")
+        _check_disjoint((Z, A, a_prev, W) + ((bias,) if bias is not None else ()),
+                        ("out Z", "out A", "A_prev", "W", "b"), func)
+    else:
+        _check_disjoint((A, a_prev, W) + ((bias,) if bias is not None else ()),
+                        ("out A", "A_prev", "W", "b"), func)
     return a_prev, W, bias, act, slope, Z, A
 
 
@@ -237,8 +264,19 @@ cpdef tuple dense_backward_args(object dA, object Z, object A_prev, object W,
     cdef cnp.ndarray dA_prev = None
     if need_dA_prev:
         dA_prev = check_out(da_prev_out, "dA_prev", func, (<object>a_prev).shape, dtype)
-    cdef cnp.ndarray dZ = da if act == FNN_LINEAR else check_out(workspace, "workspace", func,
-                                                                 shape, dtype)
+    cdef cnp.ndarray dZ = da
+    if workspace is not None or act != FNN_LINEAR:
+        dZ = check_out(workspace, "workspace", func, shape, dtype)
+    if act == FNN_LINEAR:
+        dZ = da        # g' = 1: dZ is dA itself, nothing to write
+    # outputs apart from each other and from the inputs; dZ may be dA itself
+    cdef tuple outs = (dW, db) + ((dA_prev,) if dA_prev is not None else ())
+    cdef tuple out_names = ("out dW", "out db", "out dA_prev")
+    _check_disjoint(outs + (w, a_prev, z), out_names[:len(outs)] + ("W", "A_prev", "Z"), func)
+    _check_disjoint(outs + (da,), out_names[:len(outs)] + ("dA",), func)
+    if dZ is not da:
+        _check_disjoint(outs + (dZ, w, a_prev, z, da),
+                        out_names[:len(outs)] + ("workspace", "W", "A_prev", "Z", "dA"), func)
     return da, z, a_prev, w, act, lam, slope, dA_prev, dW, db, dZ
 
 
@@ -535,25 +573,6 @@ cdef cnp.ndarray _param_array(object x, str name, str func, cnp.ndarray w, bint 
         raise ValueError(f"{func}: {name} must be writeable (it is updated in place); "
                          f"got a read-only array")
     return a
-
-
-cdef _check_disjoint(tuple arrays, tuple names, str func):
-    """No two arrays share memory.  For C-contiguous arrays the byte range
-    [data, data + nbytes) is exactly the memory used, so comparing ranges is
-    exact, and costs nothing next to numpy.shares_memory."""
-    cdef Py_ssize_t i, j
-    cdef char *lo_i
-    cdef char *lo_j
-    cdef cnp.ndarray a, b
-    for i in range(len(arrays)):
-        a = <cnp.ndarray>arrays[i]
-        lo_i = <char *>cnp.PyArray_DATA(a)
-        for j in range(i + 1, len(arrays)):
-            b = <cnp.ndarray>arrays[j]
-            lo_j = <char *>cnp.PyArray_DATA(b)
-            if lo_i < lo_j + cnp.PyArray_NBYTES(b) and lo_j < lo_i + cnp.PyArray_NBYTES(a):
-                raise ValueError(f"{func}: {names[i]} and {names[j]} must be separate arrays; "
-                                 f"they overlap in memory")
 
 
 cpdef tuple sgd_step_args(object w, object g, object learning_rate, object l2, object m):

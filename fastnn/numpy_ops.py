@@ -74,11 +74,13 @@ def _activation_grad(dA, z, act, slope):
         return dA * (z > 0)
     if act == _LEAKY_RELU:
         return np.where(z > 0, dA, dA * dA.dtype.type(slope))
+    # from e = exp(-c|z|): 1 - tanh^2 and s (1 - s) cancel to 0 for saturated units
     if act == _TANH:
-        return dA * (1 - np.tanh(z) ** 2)
+        e = np.exp(-2 * np.abs(z))
+        return dA * (4 * e / (1 + e) ** 2)
     if act == _SIGMOID:
-        s = _sigmoid(z)
-        return dA * s * (1 - s)
+        e = np.exp(-np.abs(z))
+        return dA * (e / (1 + e) ** 2)
     s = _softmax(z)
     return s * (dA - (dA * s).sum(axis=1, keepdims=True))
 

@@ -117,6 +117,7 @@ def test_accepts_integer_likes():
 @pytest.mark.parametrize("bad,exc,match", [
     (0, ValueError, "set_num_threads: n must be an integer >= 1; got 0"),
     (-1, ValueError, "set_num_threads: n must be an integer >= 1; got -1"),
+    (2 ** 31, ValueError, "set_num_threads: n must be at most 65536 threads; got 2147483648"),
     (1.5, TypeError, "set_num_threads: n must be an integer >= 1; got 1.5"),
     (2.0, TypeError, "set_num_threads: n must be an integer >= 1; got 2.0"),
     (True, TypeError, "set_num_threads: n must be an integer >= 1; got True"),

@@ -403,3 +403,25 @@ def test_non_native_byte_order_is_rejected(impl, func, names, call):
     assert not swapped["A_prev"].dtype.isnative
     with pytest.raises((TypeError, ValueError), match=rf"^{func}: ({names}) "):
         call(impl, swapped)
+
+
+def test_outputs_that_overlap_inputs_are_rejected(impl):
+    """dW written into W itself would be read back by the L2 term: refused."""
+    a = arrays()
+    dZ = a["dA"].copy()
+    with pytest.raises(ValueError, match="out dW and W must be separate arrays"):
+        impl.dense_backward(a["dA"], a["Z"], a["A_prev"], a["W"], "relu", l2=0.5,
+                            out=(None, a["W"], None))
+    with pytest.raises(ValueError, match="out A and A_prev must be separate arrays"):
+        square = np.ascontiguousarray(a["A_prev"][:, :a["W"].shape[1]])
+        impl.dense_forward(square, a["W"][:square.shape[1]], a["b"], "relu", keep_z=False,
+                           out=(None, square))
+    # the documented in-place use stays allowed: dZ may be dA itself
+    impl.dense_backward(dZ, a["Z"], a["A_prev"], a["W"], "relu", workspace=dZ)
+
+
+def test_workspace_is_checked_for_linear_too(impl):
+    a = arrays()
+    with pytest.raises(ValueError, match="workspace must have shape"):
+        impl.dense_backward(a["dA"], a["Z"], a["A_prev"], a["W"], "linear",
+                            workspace=np.empty((1, 1)))
