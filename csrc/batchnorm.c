@@ -34,17 +34,8 @@
 /* What bn_column_sums adds up (see batchnorm_impl.h). */
 enum { FNN_BN_SUM, FNN_BN_SQDEV, FNN_BN_GRAD };
 
-#define REAL float
-#define SFX f32
-#include "batchnorm_impl.h"
-#undef REAL
-#undef SFX
-
-#define REAL double
-#define SFX f64
-#include "batchnorm_impl.h"
-#undef REAL
-#undef SFX
+#define FNN_IMPL "batchnorm_impl.h"
+#include "instantiate.h"
 
 int fnn_batchnorm_forward_train(int dtype, const void *Z, const void *gamma,
                                 const void *beta, void *Zt, void *mu,

@@ -1,8 +1,5 @@
 /* Body of batchnorm.c, instantiated once per REAL (float, double) with suffix
  * SFX.  Not a header to include anywhere else. */
-#define FNN_CAT_(a, b) a##_##b
-#define FNN_CAT(a, b) FNN_CAT_(a, b)
-#define FNN_NAME(base) FNN_CAT(base, SFX)
 
 /* Column sums over rows [lo, hi), per column j, of
  *   FNN_BN_SUM:   x                       into s1,
@@ -309,6 +306,3 @@ static int FNN_NAME(fnn_batchnorm_backward)(
     return FNN_OK;
 }
 
-#undef FNN_NAME
-#undef FNN_CAT
-#undef FNN_CAT_

@@ -10,9 +10,9 @@
  * - Reductions are computed in fixed row blocks (one per requested thread)
  *   and combined in block order, so a result depends on the thread count but
  *   never on scheduling: same inputs and thread count, same bits.
- * - Kernels are written once over REAL and instantiated for float and double
- *   by including a *_impl.h file twice (see dense.c); <tgmath.h> picks the
- *   float or double libm function from the argument type.
+ * - Kernels are written once over REAL in a *_impl.h file and instantiated
+ *   for float and double by instantiate.h; <tgmath.h> picks the float or
+ *   double libm function from the argument type.
  */
 #ifndef FASTNN_COMMON_H
 #define FASTNN_COMMON_H
@@ -38,6 +38,12 @@ enum fnn_dtype {
     FNN_FLOAT32 = 0,
     FNN_FLOAT64 = 1
 };
+
+/* FNN_NAME(base) is base_f32 or base_f64 inside a kernel body instantiated by
+ * instantiate.h (SFX is defined there, before each inclusion). */
+#define FNN_CAT_(a, b) a##_##b
+#define FNN_CAT(a, b) FNN_CAT_(a, b)
+#define FNN_NAME(base) FNN_CAT(base, SFX)
 
 /* Calls name_f64 or name_f32 with the same arguments; void* arguments convert
  * to the typed pointers implicitly.  Used by each family's entry points. */
@@ -74,6 +80,32 @@ static inline void fnn_block_rows(ptrdiff_t m, int n_blocks, int blk,
     *lo = blk * base + (blk < extra ? blk : extra);
     *hi = *lo + base + (blk < extra ? 1 : 0);
 }
+
+/* result = the sum over i in [0, n) of what the body (the variadic part, a
+ * statement list that may contain commas) adds to the double `acc`.  The
+ * iterations run in the fixed blocks of fnn_block_rows, in parallel when
+ * `work` elements are enough, and the block sums are added in block order,
+ * so the result is the same for a given thread count. */
+#define FNN_BLOCKED_SUM(result, work, n, n_threads, i, acc, ...)               \
+    do {                                                                        \
+        const int fnn_nb_ = fnn_threads_for((work), (n_threads));              \
+        double fnn_partial_[FNN_MAX_BLOCKS];                                    \
+        FNN_PRAGMA(omp parallel for schedule(static) num_threads(fnn_nb_)      \
+                   if(fnn_nb_ > 1))                                             \
+        for (int fnn_blk_ = 0; fnn_blk_ < fnn_nb_; ++fnn_blk_) {               \
+            ptrdiff_t fnn_lo_, fnn_hi_;                                         \
+            double acc = 0.0;                                                   \
+            fnn_block_rows((n), fnn_nb_, fnn_blk_, &fnn_lo_, &fnn_hi_);         \
+            for (ptrdiff_t i = fnn_lo_; i < fnn_hi_; ++i) {                    \
+                __VA_ARGS__                                                     \
+            }                                                                   \
+            fnn_partial_[fnn_blk_] = acc;                                       \
+        }                                                                       \
+        double fnn_total_ = 0.0;                                                \
+        for (int fnn_blk_ = 0; fnn_blk_ < fnn_nb_; ++fnn_blk_)                 \
+            fnn_total_ += fnn_partial_[fnn_blk_];                               \
+        (result) = fnn_total_;                                                  \
+    } while (0)
 
 /* 1 when the kernels were built with OpenMP. */
 static inline int fnn_openmp_enabled(void)

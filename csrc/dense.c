@@ -11,17 +11,8 @@
 #include <tgmath.h>
 #include "dense.h"
 
-#define REAL float
-#define SFX f32
-#include "dense_impl.h"
-#undef REAL
-#undef SFX
-
-#define REAL double
-#define SFX f64
-#include "dense_impl.h"
-#undef REAL
-#undef SFX
+#define FNN_IMPL "dense_impl.h"
+#include "instantiate.h"
 
 int fnn_dense_activation_forward(int dtype, void *Z, const void *b, void *A,
                                  ptrdiff_t m, ptrdiff_t n, int activation,

@@ -1,8 +1,5 @@
 /* Body of dense.c, instantiated once per REAL (float, double) with suffix SFX.
  * Not a header to include anywhere else. */
-#define FNN_CAT_(a, b) a##_##b
-#define FNN_CAT(a, b) FNN_CAT_(a, b)
-#define FNN_NAME(base) FNN_CAT(base, SFX)
 
 static inline REAL FNN_NAME(sigmoid)(REAL z)
 {
@@ -205,6 +202,3 @@ static int FNN_NAME(fnn_add_scaled)(REAL *y, const REAL *x, double alpha, ptrdif
     return FNN_OK;
 }
 
-#undef FNN_NAME
-#undef FNN_CAT
-#undef FNN_CAT_

@@ -39,17 +39,8 @@ static inline uint32_t fnn_dropout_umax(double keep_prob)
     return (uint32_t)((uint64_t)t - 1u);
 }
 
-#define REAL float
-#define SFX f32
-#include "dropout_impl.h"
-#undef REAL
-#undef SFX
-
-#define REAL double
-#define SFX f64
-#include "dropout_impl.h"
-#undef REAL
-#undef SFX
+#define FNN_IMPL "dropout_impl.h"
+#include "instantiate.h"
 
 int fnn_dropout_forward(int dtype, const void *A, void *A_out, uint8_t *mask,
                         ptrdiff_t size, double keep_prob, uint64_t seed,

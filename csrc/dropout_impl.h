@@ -1,8 +1,5 @@
 /* Body of dropout.c, instantiated once per REAL (float, double) with suffix
  * SFX.  Not a header to include anywhere else. */
-#define FNN_CAT_(a, b) a##_##b
-#define FNN_CAT(a, b) FNN_CAT_(a, b)
-#define FNN_NAME(base) FNN_CAT(base, SFX)
 
 /* out = a * (keep ? scale : 0) with keep = u <= umax (forward: u given,
  * keep written to mask_out) or keep = mask_in != 0 (backward: u NULL).
@@ -97,6 +94,3 @@ static int FNN_NAME(fnn_dropout_backward)(const REAL *dA, const uint8_t *mask,
     return FNN_OK;
 }
 
-#undef FNN_NAME
-#undef FNN_CAT
-#undef FNN_CAT_

@@ -15,17 +15,8 @@
 #include <tgmath.h>
 #include "loss.h"
 
-#define REAL float
-#define SFX f32
-#include "loss_impl.h"
-#undef REAL
-#undef SFX
-
-#define REAL double
-#define SFX f64
-#include "loss_impl.h"
-#undef REAL
-#undef SFX
+#define FNN_IMPL "loss_impl.h"
+#include "instantiate.h"
 
 int fnn_softmax_xent_labels(int dtype, const void *Z, const int64_t *labels,
                             void *dZ, ptrdiff_t m, ptrdiff_t k, double *loss,

@@ -1,7 +1,4 @@
 /* Body of loss.c, instantiated once per REAL with suffix SFX. */
-#define FNN_CAT_(a, b) a##_##b
-#define FNN_CAT(a, b) FNN_CAT_(a, b)
-#define FNN_NAME(base) FNN_CAT(base, SFX)
 
 /* Row i of a softmax cross-entropy: returns the row's loss.  y is the label
  * index (label >= 0) or, when label < 0, the row of target probabilities. */
@@ -49,31 +46,18 @@ static int FNN_NAME(softmax_xent)(const REAL *Z, const int64_t *labels,
                                   const REAL *Y, REAL *dZ, ptrdiff_t m,
                                   ptrdiff_t k, double *loss, int n_threads)
 {
-    const int nb = fnn_threads_for(m * k, n_threads);
     const double inv_m = 1.0 / (double)m;
-    double partial[FNN_MAX_BLOCKS];
-    int bad = 0;
+    double total;
     if (labels)
         for (ptrdiff_t i = 0; i < m; ++i)
             if (labels[i] < 0 || labels[i] >= k)
-                bad = 1;
-    if (bad)
-        return FNN_EINVAL;
+                return FNN_EINVAL;
 
-    FNN_PRAGMA(omp parallel for schedule(static) num_threads(nb) if(nb > 1))
-    for (int blk = 0; blk < nb; ++blk) {
-        ptrdiff_t lo, hi;
-        double acc = 0.0;
-        fnn_block_rows(m, nb, blk, &lo, &hi);
-        for (ptrdiff_t i = lo; i < hi; ++i)
-            acc += FNN_NAME(softmax_xent_row)(Z + i * k, labels ? labels[i] : -1,
-                                              Y ? Y + i * k : NULL,
-                                              dZ ? dZ + i * k : NULL, k, inv_m);
-        partial[blk] = acc;
-    }
-    double total = 0.0;
-    for (int blk = 0; blk < nb; ++blk)
-        total += partial[blk];
+    FNN_BLOCKED_SUM(total, m * k, m, n_threads, i, acc,
+        acc += FNN_NAME(softmax_xent_row)(Z + i * k, labels ? labels[i] : -1,
+                                          Y ? Y + i * k : NULL,
+                                          dZ ? dZ + i * k : NULL, k, inv_m);
+    );
     *loss = total * inv_m;
     return FNN_OK;
 }
@@ -97,30 +81,19 @@ static int FNN_NAME(fnn_sigmoid_xent)(const REAL *Z, const REAL *Y, REAL *dZ,
                                int n_threads)
 {
     const ptrdiff_t total_n = m * k;
-    const int nb = fnn_threads_for(total_n, n_threads);
     const double inv_m = 1.0 / (double)m;
     const REAL im = (REAL)inv_m;
-    double partial[FNN_MAX_BLOCKS];
+    double total;
 
-    FNN_PRAGMA(omp parallel for schedule(static) num_threads(nb) if(nb > 1))
-    for (int blk = 0; blk < nb; ++blk) {
-        ptrdiff_t lo, hi;
-        double acc = 0.0;
-        fnn_block_rows(total_n, nb, blk, &lo, &hi);
-        for (ptrdiff_t i = lo; i < hi; ++i) {
-            const REAL z = Z[i], y = Y[i];
-            const REAL e = exp(-fabs(z));            /* in (0, 1]: never overflows */
-            acc += (double)((z > 0 ? z : (REAL)0) - z * y + log1p(e));
-            if (dZ) {
-                const REAL s = z >= 0 ? (REAL)1 / ((REAL)1 + e) : e / ((REAL)1 + e);
-                dZ[i] = (s - y) * im;
-            }
+    FNN_BLOCKED_SUM(total, total_n, total_n, n_threads, i, acc,
+        const REAL z = Z[i], y = Y[i];
+        const REAL e = exp(-fabs(z));            /* in (0, 1]: never overflows */
+        acc += (double)((z > 0 ? z : (REAL)0) - z * y + log1p(e));
+        if (dZ) {
+            const REAL s = z >= 0 ? (REAL)1 / ((REAL)1 + e) : e / ((REAL)1 + e);
+            dZ[i] = (s - y) * im;
         }
-        partial[blk] = acc;
-    }
-    double total = 0.0;
-    for (int blk = 0; blk < nb; ++blk)
-        total += partial[blk];
+    );
     *loss = total * inv_m;
     return FNN_OK;
 }
@@ -129,31 +102,17 @@ static int FNN_NAME(fnn_mse)(const REAL *P, const REAL *Y, REAL *dP, ptrdiff_t m
                       ptrdiff_t k, double *loss, int n_threads)
 {
     const ptrdiff_t total_n = m * k;
-    const int nb = fnn_threads_for(total_n, n_threads);
     const double inv_n = 1.0 / (double)total_n;
     const REAL two_inv_n = (REAL)(2.0 * inv_n);
-    double partial[FNN_MAX_BLOCKS];
+    double total;
 
-    FNN_PRAGMA(omp parallel for schedule(static) num_threads(nb) if(nb > 1))
-    for (int blk = 0; blk < nb; ++blk) {
-        ptrdiff_t lo, hi;
-        double acc = 0.0;
-        fnn_block_rows(total_n, nb, blk, &lo, &hi);
-        for (ptrdiff_t i = lo; i < hi; ++i) {
-            const REAL d = P[i] - Y[i];
-            acc += (double)d * (double)d;
-            if (dP)
-                dP[i] = two_inv_n * d;
-        }
-        partial[blk] = acc;
-    }
-    double total = 0.0;
-    for (int blk = 0; blk < nb; ++blk)
-        total += partial[blk];
+    FNN_BLOCKED_SUM(total, total_n, total_n, n_threads, i, acc,
+        const REAL d = P[i] - Y[i];
+        acc += (double)d * (double)d;
+        if (dP)
+            dP[i] = two_inv_n * d;
+    );
     *loss = total * inv_n;
     return FNN_OK;
 }
 
-#undef FNN_NAME
-#undef FNN_CAT
-#undef FNN_CAT_

@@ -59,17 +59,8 @@ static inline int fnn_optim_threads(ptrdiff_t n, int n_threads, ptrdiff_t min)
         }                                                                    \
     } while (0)
 
-#define REAL float
-#define SFX f32
-#include "optim_impl.h"
-#undef REAL
-#undef SFX
-
-#define REAL double
-#define SFX f64
-#include "optim_impl.h"
-#undef REAL
-#undef SFX
+#define FNN_IMPL "optim_impl.h"
+#include "instantiate.h"
 
 int fnn_sgd_step(int dtype, void *w, const void *g, double lr, double decay,
                  ptrdiff_t n, int n_threads)

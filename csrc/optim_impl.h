@@ -7,9 +7,6 @@
  * and a driver that hands one contiguous range to each thread
  * (FNN_OPTIM_RANGES, optim.c).  Hyperparameters are converted to REAL once
  * per call; everything per element is REAL arithmetic. */
-#define FNN_CAT_(a, b) a##_##b
-#define FNN_CAT(a, b) FNN_CAT_(a, b)
-#define FNN_NAME(base) FNN_CAT(base, SFX)
 
 /* w -= lr * (g + decay * w) */
 FNN_CLONES static void FNN_NAME(sgd_range)(REAL *restrict w, const REAL *restrict g,
@@ -133,6 +130,3 @@ static int FNN_NAME(fnn_adam_step)(REAL *w, const REAL *g, REAL *v, REAL *s,
     return FNN_OK;
 }
 
-#undef FNN_NAME
-#undef FNN_CAT
-#undef FNN_CAT_

@@ -1,0 +1,25 @@
+/* Instantiates the kernel body named by FNN_IMPL (a *_impl.h file, written
+ * over REAL with names FNN_NAME(base)) once for float (suffix _f32) and once
+ * for double (_f64).  Usage, in the family's .c file:
+ *
+ *     #define FNN_IMPL "dense_impl.h"
+ *     #include "instantiate.h"
+ *
+ * No include guard: it is meant to be included once per family. */
+#ifndef FNN_IMPL
+#error "define FNN_IMPL as the kernel body to instantiate before including instantiate.h"
+#endif
+
+#define REAL float
+#define SFX f32
+#include FNN_IMPL
+#undef REAL
+#undef SFX
+
+#define REAL double
+#define SFX f64
+#include FNN_IMPL
+#undef REAL
+#undef SFX
+
+#undef FNN_IMPL
