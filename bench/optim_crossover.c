@@ -10,6 +10,7 @@
  *       bench/optim_crossover.c csrc/optim.c \
  *       -lm -o /tmp/optim_crossover && /tmp/optim_crossover [T]
  */
+#define _POSIX_C_SOURCE 199309L   /* clock_gettime under -std=c99 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>

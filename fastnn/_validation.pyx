@@ -560,7 +560,9 @@ cpdef double check_beta(object value, str name, str func) except? -1.0:
 
 
 cdef cnp.ndarray _param_array(object x, str name, str func, cnp.ndarray w, bint writeable):
-    """x of w's dtype and shape, C-contiguous (w itself when w is None)."""
+    """x checked as an optimizer array: C-contiguous float32/float64 of any
+    shape, of w's dtype and shape (x is w itself when w is None), writeable
+    when it is updated in place."""
     cdef cnp.ndarray a
     if w is None:
         a = check_array(x, name, func, -1)
