@@ -29,7 +29,9 @@ def test_tuning_example_runs(tmp_path, monkeypatch):
     tuning = next(b for b in blocks if "tune.RandomSearch" in b)
     tuning = tuning.replace("n_trials=50", "n_trials=3").replace('"epochs": 10', '"epochs": 1')
     tuning = tuning.replace("n_jobs=2", "n_jobs=1")
-    namespace = {}
-    exec(compile(blocks[0].replace("verbose=1", "verbose=0") + "\n" + tuning, "README tune",
-                 "exec"), namespace)
+    import fastnn as fn
+    from fastnn.datasets import load_digits
+    X, y = load_digits()
+    namespace = {"fn": fn, "train": (X[:300], y[:300]), "dev": (X[300:400], y[300:400])}
+    exec(compile(tuning, "README tune", "exec"), namespace)
     assert len(namespace["result"].trials) == 3
