@@ -4,9 +4,12 @@ Every test compares ``fastnn.ops`` (compiled) and ``fastnn.numpy_ops`` (the
 NumPy twins) with the functions here, at the per-dtype tolerances of
 ``tests/conftest.py``.  Rules for this file, so that it stays trustworthy:
 
-- Everything is computed in float64: inputs are cast up first (``_f64``), so a
-  float32 kernel is compared with the exact-as-possible value of its own
-  float32 inputs.  Functions return float64 arrays and Python floats.
+- Everything is computed in float64: inputs are cast up first (``_f64``, which
+  copies), so a float32 kernel is compared with the exact-as-possible value of
+  its own float32 inputs.  Functions return float64 arrays and Python floats
+  (the dropout mask: booleans; SplitMix64: integers), and never modify their
+  arguments: the optimizer references return the new arrays where the kernels
+  update theirs in place.
 - Each function is the textbook formula, written for clarity, not speed, and
   not copied from ``fastnn.numpy_ops`` (which is one of the things under test).
   Where a formula needs care for large inputs (log-sum-exp, softplus) the
@@ -24,6 +27,10 @@ Sections (append new kernel families at the end, each under its own header):
   3. Dense layer (forward, backward)
   4. Losses (softmax / sigmoid cross-entropy, mean squared error)
   5. Finite differences
+  6. Batch norm (training forward, backward, inference, running averages)
+  7. Dropout (the SplitMix64 mask, forward, backward)
+  8. Optimizers (SGD, momentum, RMSprop, Adam)
+  9. Exponentially weighted averages
 """
 import numpy as np
 
@@ -40,6 +47,21 @@ __all__ = [
     "sigmoid_cross_entropy",
     "mean_squared_error",
     "numerical_gradient",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "batchnorm_inference",
+    "batchnorm_running_update",
+    "mix64",
+    "splitmix64",
+    "dropout_uniforms",
+    "dropout_mask",
+    "dropout_forward",
+    "dropout_backward",
+    "sgd_step",
+    "momentum_step",
+    "rmsprop_step",
+    "adam_step",
+    "ewa",
 ]
 
 DEFAULT_NEGATIVE_SLOPE = 0.01
@@ -255,3 +277,173 @@ def numerical_gradient(f, x, eps=1e-6):
         flat[i] = orig
         gflat[i] = (f_plus - f_minus) / (2.0 * eps)
     return grad
+
+
+# ============================================================================
+# 6. Batch norm
+# ============================================================================
+# Per column of a training batch Z (m, n): mu = mean, var = biased variance,
+# z_norm = (Z - mu) / sqrt(var + eps), Z_tilde = gamma z_norm + beta.  The
+# backward pass here is the step-by-step chain rule through mu and var, not
+# the compact closed form the kernels use, so the two check each other.
+
+def batchnorm_forward(Z, gamma, beta, eps):
+    """(Z_tilde, z_norm, mu, var) of a training batch: var is the biased one,
+    sum((Z - mu)^2) / m."""
+    Z, gamma, beta = _f64(Z), _f64(gamma), _f64(beta)
+    m = Z.shape[0]
+    mu = Z.sum(axis=0) / m
+    var = ((Z - mu) ** 2).sum(axis=0) / m
+    z_norm = (Z - mu) / np.sqrt(var + eps)
+    return gamma * z_norm + beta, z_norm, mu, var
+
+
+def batchnorm_backward(dZ_tilde, Z, gamma, eps):
+    """(dZ, dgamma, dbeta) by the chain rule through z_norm, var and mu:
+      dbeta = sum dZ_tilde,  dgamma = sum dZ_tilde z_norm,  dz_norm = dZ_tilde gamma,
+      dvar = sum dz_norm (Z - mu) * -1/2 (var + eps)^(-3/2),
+      dmu = -sum dz_norm / std + dvar * mean(-2 (Z - mu)),
+      dZ = dz_norm / std + dvar 2 (Z - mu) / m + dmu / m   (sums over the rows).
+    """
+    dZ_tilde, Z, gamma = _f64(dZ_tilde), _f64(Z), _f64(gamma)
+    m = Z.shape[0]
+    mu = Z.mean(axis=0)
+    xc = Z - mu
+    var = (xc ** 2).mean(axis=0)
+    std = np.sqrt(var + eps)
+    z_norm = xc / std
+    dbeta = dZ_tilde.sum(axis=0)
+    dgamma = (dZ_tilde * z_norm).sum(axis=0)
+    dz_norm = dZ_tilde * gamma
+    dvar = (dz_norm * xc).sum(axis=0) * -0.5 * (var + eps) ** -1.5
+    dmu = -(dz_norm / std).sum(axis=0) + dvar * (-2.0 * xc).mean(axis=0)
+    dZ = dz_norm / std + dvar * 2.0 * xc / m + dmu / m
+    return dZ, dgamma, dbeta
+
+
+def batchnorm_inference(Z, gamma, beta, running_mean, running_var, eps):
+    """gamma (Z - running_mean) / sqrt(running_var + eps) + beta."""
+    Z, gamma, beta = _f64(Z), _f64(gamma), _f64(beta)
+    running_mean, running_var = _f64(running_mean), _f64(running_var)
+    return gamma * (Z - running_mean) / np.sqrt(running_var + eps) + beta
+
+
+def batchnorm_running_update(running_mean, running_var, Z, momentum):
+    """(running_mean, running_var) after one exponentially weighted step:
+    momentum is the weight of the old average, r = momentum r + (1 - momentum) x,
+    and the variance averaged is the unbiased one (ddof=1), as in torch."""
+    running_mean, running_var, Z = _f64(running_mean), _f64(running_var), _f64(Z)
+    mean = Z.mean(axis=0)
+    var_unbiased = Z.var(axis=0, ddof=1)
+    return (momentum * running_mean + (1 - momentum) * mean,
+            momentum * running_var + (1 - momentum) * var_unbiased)
+
+
+# ============================================================================
+# 7. Dropout
+# ============================================================================
+# Inverted dropout: A_out = A * mask / keep_prob.  The mask is SplitMix64 in
+# pure-Python integers, independent of both the C kernel and the vectorised
+# NumPy twin; masks are compared exactly.
+
+_M64 = (1 << 64) - 1
+GOLDEN_GAMMA = 0x9E3779B97F4A7C15
+
+
+def mix64(z):
+    """SplitMix64's output function (a bijection of 64-bit integers)."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
+def splitmix64(state, n):
+    """The first n outputs of SplitMix64 started at `state`:
+    state += GOLDEN_GAMMA (mod 2^64), output mix64(state)."""
+    out = []
+    for _ in range(n):
+        state = (state + GOLDEN_GAMMA) & _M64
+        out.append(mix64(state))
+    return out
+
+
+def dropout_uniforms(seed, size):
+    """u_e in [0, 1) of element e: 32 bits of word e // 2 of SplitMix64 started
+    at mix64(seed), the low half for even e, the high half for odd e, / 2^32."""
+    words = splitmix64(mix64(seed), (size + 1) // 2)
+    bits = [half for w in words for half in (w & 0xFFFFFFFF, w >> 32)][:size]
+    return np.array(bits, dtype=np.float64) / 2.0 ** 32
+
+
+def dropout_mask(seed, shape, keep_prob):
+    """The boolean keep-mask of an array of `shape` (C order): u_e < keep_prob."""
+    return (dropout_uniforms(seed, int(np.prod(shape))) < keep_prob).reshape(shape)
+
+
+def dropout_forward(A, mask, keep_prob):
+    """A * mask / keep_prob (inverted dropout keeps the expectation of A)."""
+    return _f64(A) * mask / keep_prob
+
+
+def dropout_backward(dA, mask, keep_prob):
+    """dA * mask / keep_prob: the forward map is linear in A."""
+    return _f64(dA) * mask / keep_prob
+
+
+# ============================================================================
+# 8. Optimizers
+# ============================================================================
+# The course's update rules, one step each; they return the new arrays (w and
+# the states), where the kernels of the same names update theirs in place.
+
+def sgd_step(w, g, learning_rate, l2=0.0, m=1):
+    """w - lr * (g + (lambda / m) w): the gradient of J + (lambda/2m)||w||^2."""
+    w, g = _f64(w), _f64(g)
+    return w - learning_rate * (g + (l2 / m) * w)
+
+
+def momentum_step(w, g, v, learning_rate, beta=0.9, nesterov=False, average=True):
+    """v = beta v + (1 - beta) g (average) or beta v + g; w - lr v, or with
+    Nesterov's look-ahead w - lr (beta v + c g), c the weight of g.  Returns (w, v)."""
+    w, g, v = _f64(w), _f64(g), _f64(v)
+    c = (1 - beta) if average else 1.0
+    v = beta * v + c * g
+    step = beta * v + c * g if nesterov else v
+    return w - learning_rate * step, v
+
+
+def rmsprop_step(w, g, s, learning_rate, beta=0.9, eps=1e-8):
+    """s = beta s + (1 - beta) g^2; w - lr g / (sqrt(s) + eps).  Returns (w, s)."""
+    w, g, s = _f64(w), _f64(g), _f64(s)
+    s = beta * s + (1 - beta) * g ** 2
+    return w - learning_rate * g / (np.sqrt(s) + eps), s
+
+
+def adam_step(w, g, v, s, t, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8,
+              weight_decay=0.0):
+    """The course's Adam at step t (from 1): v = beta1 v + (1 - beta1) g,
+    s = beta2 s + (1 - beta2) g^2, v_hat = v / (1 - beta1^t), s_hat = s / (1 - beta2^t),
+    with decoupled weight decay (AdamW): w - lr (v_hat / (sqrt(s_hat) + eps) + wd w).
+    Returns (w, v, s)."""
+    w, g, v, s = _f64(w), _f64(g), _f64(v), _f64(s)
+    v = beta1 * v + (1 - beta1) * g
+    s = beta2 * s + (1 - beta2) * g ** 2
+    v_corrected = v / (1 - beta1 ** t)
+    s_corrected = s / (1 - beta2 ** t)
+    w = w - learning_rate * (v_corrected / (np.sqrt(s_corrected) + eps) + weight_decay * w)
+    return w, v, s
+
+
+# ============================================================================
+# 9. Exponentially weighted averages
+# ============================================================================
+
+def ewa(values, beta, bias_correction=True):
+    """Exponentially weighted averages v_1..v_T of values: v_0 = 0,
+    v_t = beta v_(t-1) + (1 - beta) x_t, each divided by 1 - beta^t when
+    corrected.  A list of float64 values (arrays for array values)."""
+    v, out = 0.0, []
+    for t, x in enumerate(values, start=1):
+        v = beta * v + (1 - beta) * _f64(x)
+        out.append(v / (1 - beta ** t) if bias_correction else v)
+    return out

@@ -358,18 +358,24 @@ def test_backward_finite_differences(impl, activation, l2, rng, assert_close, fd
                  err_msg="dA_prev")
 
 
+def two_layer_network(rng, m=6, n0=5, n1=4, k=3):
+    """(X, W1, b1, W2, b2) of a float64 network n0 -> n1 -> k on m examples."""
+    X = rng.standard_normal((m, n0))
+    W1 = rng.standard_normal((n0, n1)) / np.sqrt(n0)
+    b1 = 0.5 * rng.standard_normal(n1)
+    W2 = rng.standard_normal((n1, k)) / np.sqrt(n1)
+    b2 = 0.5 * rng.standard_normal(k)
+    return X, W1, b1, W2, b2
+
+
 @pytest.mark.parametrize("l2", [0.0, 0.3])
 def test_two_layer_network_finite_differences(impl, l2, rng, assert_close, fd_tol):
     """dense relu -> dense linear -> softmax_cross_entropy, gradients chained
     through the kernels (loss dZ feeds dense_backward, whose dA_prev feeds the
     next) against finite differences of the regularised mean loss: the test
     that the gradient convention composes."""
-    m, n0, n1, k = 6, 5, 4, 3
-    X = rng.standard_normal((m, n0))
-    W1 = rng.standard_normal((n0, n1)) / np.sqrt(n0)
-    b1 = 0.5 * rng.standard_normal(n1)
-    W2 = rng.standard_normal((n1, k)) / np.sqrt(n1)
-    b2 = 0.5 * rng.standard_normal(k)
+    X, W1, b1, W2, b2 = two_layer_network(rng)
+    (m, _), (_, k) = X.shape, W2.shape
     y = rng.integers(0, k, size=m)
 
     def cost():
@@ -401,12 +407,8 @@ def test_two_layer_network_finite_differences(impl, l2, rng, assert_close, fd_to
 def test_two_layer_network_other_losses(impl, loss_name, out_act, rng, assert_close, fd_tol):
     """The same chain with the other losses, and with a non-linear output
     activation whose backward (incl. the softmax Jacobian) sits in the chain."""
-    m, n0, n1, k = 6, 5, 4, 3
-    X = rng.standard_normal((m, n0))
-    W1 = rng.standard_normal((n0, n1)) / np.sqrt(n0)
-    b1 = 0.5 * rng.standard_normal(n1)
-    W2 = rng.standard_normal((n1, k)) / np.sqrt(n1)
-    b2 = 0.5 * rng.standard_normal(k)
+    X, W1, b1, W2, b2 = two_layer_network(rng)
+    (m, _), (_, k) = X.shape, W2.shape
     Y = rng.uniform(0, 1, size=(m, k))
     loss_fn = getattr(impl, loss_name)
     l2 = 0.2

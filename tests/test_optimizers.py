@@ -8,7 +8,7 @@ import fastnn as fn
 from fastnn import optim, schedules
 from fastnn.parameters import ParameterBuffer
 
-import reference_optim as ref
+import reference as ref
 
 
 # ------------------------------------------------------------ the course's J(w)
@@ -33,7 +33,6 @@ COURSE_IDS = ["sgd", "momentum", "nesterov", "rmsprop", "adam"]
 
 
 @pytest.mark.parametrize("make, steps", COURSE, ids=COURSE_IDS)
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_minimizes_the_course_quadratic(make, steps, dtype):
     opt = make()
     w = np.zeros(1, dtype)
@@ -93,7 +92,7 @@ def _grads(params, seed):
     return {k: rng.standard_normal(p.shape).astype(p.dtype) for k, p in params.items()}
 
 
-def test_adam_object_is_the_kernel_with_t_counted_from_1():
+def test_adam_object_is_the_kernel_with_t_counted_from_1(assert_close):
     params = _model()
     ws = [p.copy() for p in params.values()]
     expected = [(w.copy(), np.zeros_like(w), np.zeros_like(w)) for w in ws]
@@ -101,12 +100,13 @@ def test_adam_object_is_the_kernel_with_t_counted_from_1():
     for t in range(1, 6):
         gs = list(_grads(params, t).values())
         opt.step(ws, gs)
-        expected = [ref.adam(w, g, v, s, t, 0.01, beta1=0.8, weight_decay=0.01)
+        expected = [ref.adam_step(w, g, v, s, t, 0.01, beta1=0.8, weight_decay=0.01)
                     for (w, v, s), g in zip(expected, gs)]
+    # float64, 5 steps: every element to the table's rtol alone (scale=0)
     for w, (w_ref, v_ref, s_ref), v, s in zip(ws, expected, opt.state["v"], opt.state["s"]):
-        np.testing.assert_allclose(w, w_ref, rtol=1e-12)
-        np.testing.assert_allclose(v, v_ref, rtol=1e-12)
-        np.testing.assert_allclose(s, s_ref, rtol=1e-12)
+        assert_close(w, w_ref, scale=0, err_msg="w")
+        assert_close(v, v_ref, scale=0, err_msg="v")
+        assert_close(s, s_ref, scale=0, err_msg="s")
 
 
 OPTIMIZERS = [
@@ -119,7 +119,6 @@ OPT_IDS = ["sgd", "momentum", "rmsprop", "adam"]
 
 
 @pytest.mark.parametrize("make", OPTIMIZERS, ids=OPT_IDS)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_buffer_step_equals_per_array_steps_bit_for_bit(make, dtype):
     params = _model(dtype)
     buf = ParameterBuffer.from_arrays(params)
@@ -478,20 +477,19 @@ TORCH_CASES = [
     ("adamw", lambda: fn.Adam(0.01, weight_decay=0.1),                 # decoupled: AdamW
      lambda T, p: T.optim.AdamW(p, lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)),
 ]
-TORCH_TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-11, atol=1e-12)}
 
 
 @pytest.mark.parametrize("case, make_fn, make_torch", TORCH_CASES, ids=[c[0] for c in TORCH_CASES])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_trajectory_matches_torch(case, make_fn, make_torch, dtype):
+def test_trajectory_matches_torch(case, make_fn, make_torch, dtype, rng, assert_close):
     torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(7)
     w0 = rng.standard_normal((6, 5)).astype(dtype)
     grads = [rng.standard_normal((6, 5)).astype(dtype) for _ in range(50)]
     theirs = _torch_trajectory(torch, lambda p: make_torch(torch, p), w0, grads)
     ours = _fastnn_trajectory(make_fn(), w0, grads)
     for t, (a, b) in enumerate(zip(ours, theirs), start=1):
-        np.testing.assert_allclose(a, b, err_msg=f"{case} at step {t}", **TORCH_TOL[dtype])
+        # elementwise steps of w ~ N(0, 1): an absolute atol, 0.2 * 5e-6 = 1e-6 in
+        # float32 (measured: 3.3e-7 needed at rtol 1e-5; float64 1.2e-16)
+        assert_close(a, b, dtype, scale=0.2, err_msg=f"{case} at step {t}")
 
 
 def test_torch_dampening_is_not_the_course_average():
