@@ -1,0 +1,215 @@
+"""``fastnn tune SPACE.toml DATA``: a hyperparameter search from a TOML file.
+
+The file has three tables: ``[search]`` (how to search; optional),
+``[fixed]`` (settings shared by every trial: the keys of ``fastnn train``)
+and ``[space]`` (what is searched, over the same keys).  Each trial builds
+the model ``train`` would build and trains it on a seeded train/dev split
+of DATA (fastnn.tune's builder objective); the search minimizes the dev
+error (the dev loss for regression).
+"""
+import math
+import os
+
+from fastnn.cli import config
+from fastnn.cli.datafiles import check_output
+from fastnn.cli.errors import CLIError
+from fastnn.cli.train import add_data_flags, load_training_data, split_dev
+
+__all__ = ["add_parsers", "read_space"]
+
+_EXAMPLE = """\
+  [search]                  # optional; the flags below override it
+  strategy = "random"       # random, grid or coarse_to_fine
+  n_trials = 20             # coarse_to_fine: the total, split over `rounds` (default 3)
+
+  [fixed]                   # every trial: the keys of `fastnn train` (--help lists them)
+  epochs = 20
+  normalize = true
+
+  [space]                   # a list is a choice; a table names a distribution
+  learning_rate = { log_uniform = [1e-4, 1e-1] }
+  beta1 = { one_minus_log_uniform = [0.9, 0.999] }
+  layers = { choice = [64, 128, "128,64"] }
+  batch_size = [32, 64, 128]"""
+
+# [space] table forms -> fastnn.tune distributions (built lazily: tune imports on use)
+_DISTRIBUTIONS = ("uniform", "int_uniform", "log_uniform", "one_minus_log_uniform", "choice")
+
+# [search] keys and their types; strategy-specific ones are checked in _search_settings
+_SEARCH_KEYS = {
+    "strategy": config.OneOf("random", "grid", "coarse_to_fine"),
+    "n_trials": config.IntValue(), "rounds": config.IntValue(), "keep": config.IntValue(),
+    "metric": config.Text(), "mode": config.OneOf("min", "max"),
+    "seed": config.IntValue(), "n_jobs": config.IntValue(), "storage": config.Text(),
+    "output": config.Text(),
+}
+_DEFAULTS = {"strategy": "random", "n_trials": 20, "rounds": 3, "mode": "min", "n_jobs": 1,
+             "storage": None, "output": "tune-trials.csv", "seed": 0}
+
+
+def add_parsers(add):
+    p = add("tune", "search hyperparameters described by a TOML file",
+            "Search the hyperparameters of `fastnn train` on DATA: each trial trains a model\n"
+            "on a seeded train/dev split (dev_fraction in [fixed], default 0.2) and reports\n"
+            "its train and dev metrics.  Prints one line per trial, the best trials and the\n"
+            "best one's settings, and writes every trial to a CSV file.  With --storage the\n"
+            "trials are kept in an SQLite file, and a search run again resumes.\n\n"
+            "Distributions: uniform, int_uniform, log_uniform (rates: each decade equally\n"
+            "likely), one_minus_log_uniform (averaging coefficients: 1 - beta on a log\n"
+            "scale), choice.  A grid search takes lists, or a distribution with points = n:\n"
+            "{ log_uniform = [a, b], points = 4 }.\n\n"
+            f"SPACE.toml:\n{_EXAMPLE}\n\n"
+            "example:\n  fastnn tune search.toml train.csv --n-trials 30 --n-jobs 2 --storage "
+            "search.db")
+    p.add_argument("space", metavar="SPACE.toml", help="the search: [search], [fixed], [space]")
+    p.add_argument("data", metavar="DATA", help=".npz or .csv training data (as for train)")
+    add_data_flags(p)
+    p.add_argument("--strategy", choices=("random", "grid", "coarse_to_fine"),
+                   default=None, help="how to pick trials (default: random)")
+    p.add_argument("--n-trials", type=int, help="the budget (default: 20; a grid runs every "
+                   "combination)")
+    p.add_argument("--n-jobs", type=int, help="trials run in parallel worker processes "
+                   "(default: 1; -1: every core)")
+    p.add_argument("--storage", metavar="FILE.db", help="SQLite trial store: a search run "
+                   "again skips the trials it holds")
+    p.add_argument("--seed", type=int, help="seed of the search's draws (default: 0; the "
+                   "models' own seed is `seed` in [fixed])")
+    p.add_argument("--output", "-o", metavar="FILE.csv",
+                   help="CSV of every trial, best first (default: tune-trials.csv)")
+    p.add_argument("--threads", type=int, help="threads per trial (default: cores / n_jobs)")
+    p.add_argument("--quiet", action="store_true", help="no line per trial")
+    p.set_defaults(run=run)
+
+
+def run(args):
+    from fastnn.preprocessing import Normalizer
+
+    flags = {name: getattr(args, name) for name in ("strategy", "n_trials", "n_jobs", "storage",
+                                                    "seed", "output")}
+    search, fixed, space = read_space(args.space, {k: v for k, v in flags.items()
+                                                   if v is not None})
+    check_output(search["output"])
+    task = config.get(fixed, "task")
+    X, y, n_outputs = load_training_data(args.data, args.label_column, task)
+    train, dev = split_dev(X, y, fixed)
+    if dev is None:
+        raise CLIError("tune scores every trial on a dev set: dev_fraction in [fixed] must be > 0")
+    builder = config.TrialBuilder(fixed, X.shape[1], n_outputs, Normalizer().fit(train[0]))
+    strategy, kwargs = _strategy(search, space, task)
+    searcher = strategy(space, builder, train=train, dev=dev, storage=search["storage"],
+                        n_jobs=search["n_jobs"], seed=search["seed"],
+                        threads_per_trial=args.threads, verbose=not args.quiet, **kwargs)
+    print(f"{type(searcher).__name__} over {', '.join(space)} on {args.data}: "
+          f"{len(train[0])} train / {len(dev[0])} dev examples")
+    result = searcher.run()
+
+    best = result.best
+    print(f"\n{result.table(top=10)}\n")
+    print(f"best trial {best.id}: {result.metric} {best.value(result.metric):.4g}, "
+          f"{best.epochs} epochs, {best.seconds:.1f} s")
+    for name, value in best.params.items():
+        print(f"  {name} = {value!r}")
+    result.to_csv(search["output"])
+    counts = ", ".join(f"{n} {status}" for status, n in result.counts().items())
+    print(f"{len(result)} trials ({counts}) written to {os.path.abspath(search['output'])}")
+    return 0
+
+
+def _strategy(search, space, task):
+    """The tune strategy class and its own arguments."""
+    from fastnn import tune
+
+    metric = search.get("metric") or ("dev_error" if task == "classification" else "dev_loss")
+    common = {"metric": metric, "mode": search["mode"]}
+    if search["strategy"] == "grid":
+        return tune.GridSearch, common
+    if search["strategy"] == "coarse_to_fine":
+        per_round = max(1, math.ceil(search["n_trials"] / search["rounds"]))
+        return tune.CoarseToFine, dict(common, n_trials_per_round=per_round,
+                                       rounds=search["rounds"], keep=search.get("keep"))
+    return tune.RandomSearch, dict(common, n_trials=search["n_trials"])
+
+
+# ---------------------------------------------------------------- the file
+
+def read_space(path, overrides=None):
+    """(search settings, fixed settings, {name: distribution or list}) of a SPACE.toml;
+    ``overrides`` (the flags) replace [search] settings, before the space is read
+    since a grid reads it differently."""
+    data = config.load_toml(path)
+    where = f"{os.fspath(path)}: "
+    for name in data:
+        if name not in ("search", "fixed", "space"):
+            raise config.unknown_key(where, name, ["search", "fixed", "space"])
+    tables = {}
+    for name in ("search", "fixed", "space"):
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise CLIError(f"{where}{name} must be a table ([{name}]); got {table!r}")
+        tables[name] = table
+    search = dict(_DEFAULTS)
+    for name, value in tables["search"].items():
+        if name not in _SEARCH_KEYS:
+            raise config.unknown_key(f"{where}[search] ", name, _SEARCH_KEYS)
+        search[name] = config.check_value(_SEARCH_KEYS[name], name, value, f"{where}[search] ")
+    search.update(overrides or {})
+    fixed = config.check_settings(tables["fixed"], f"{where}[fixed] ")
+    grid = search["strategy"] == "grid"
+    space = {}
+    for name, spec in tables["space"].items():
+        entry_where = f"{where}[space] "
+        key = config.KEYS.get(name)
+        if key is None:
+            raise config.unknown_key(entry_where, name, config.KEYS)
+        if not key.searchable:
+            raise CLIError(f"{entry_where}{name} is fixed before the search starts; set it in "
+                           f"[fixed]")
+        if not isinstance(spec, (list, dict)):
+            fixed[name] = key.check(spec, f"{where}[space] ")   # one value: not searched
+            continue
+        space[name] = _distribution(spec, key, grid, entry_where)
+    if not space:
+        raise CLIError(f"{where}[space] is empty: nothing to search; add for example "
+                       f"learning_rate = {{ log_uniform = [1e-4, 1e-1] }}")
+    return search, fixed, space
+
+
+def _distribution(spec, key, grid, where):
+    """The tune distribution (for a grid: the list of values) of one [space]
+    entry, its values checked against the key's type."""
+    from fastnn import tune
+
+    values_where, where = where, f"{where}{key.name}: "
+    if isinstance(spec, list):
+        spec = {"choice": spec}
+    kinds = [k for k in spec if k in _DISTRIBUTIONS]
+    extra = [k for k in spec if k not in _DISTRIBUTIONS and k != "points"]
+    if len(kinds) != 1 or extra:
+        raise CLIError(f"{where}give exactly one of {', '.join(_DISTRIBUTIONS)} (and, for a "
+                       f"grid, points = n); got {sorted(spec)}")
+    kind = kinds[0]
+    if "points" in spec and not grid:
+        raise CLIError(f"{where}points applies to a grid search only")
+    if grid and kind != "choice" and "points" not in spec:
+        raise CLIError(f"{where}a grid needs a list of values, or points = n to spread n "
+                       f"values over the {kind} range")
+    try:
+        if kind == "choice":
+            dist = tune.Choice(spec[kind])
+            values = dist.options
+        else:
+            bounds = spec[kind]
+            if not isinstance(bounds, list) or len(bounds) != 2:
+                raise CLIError(f"{where}{kind} takes two bounds [a, b]; got {bounds!r}")
+            cls = {"uniform": tune.Uniform, "int_uniform": tune.IntUniform,
+                   "log_uniform": tune.LogUniform,
+                   "one_minus_log_uniform": tune.OneMinusLogUniform}[kind]
+            dist = cls(*bounds)
+            values = [dist.a, dist.b]
+        if grid:
+            values = dist.grid(spec.get("points"))
+    except (TypeError, ValueError) as exc:
+        raise CLIError(f"{where}{exc}") from None
+    for value in values:
+        key.check(value, values_where)
+    return values if grid else dist
