@@ -120,7 +120,7 @@ def gradient_check(model, X, y, loss=None, l2=0.0, l1=0.0, epsilon=1e-7, thresho
     net, dropped = _float64_copy(model)
     Xc = net._check_X(X, func)
     loss_obj = losses.get(loss if loss is not None else model.loss, net.output_layer.activation)
-    targets = loss_obj.targets(y, Xc.shape[0], net.output_dim, net.dtype)
+    targets = loss_obj.targets(y, Xc.shape[0], net.output_dim, net.dtype, func)
     if any(layer.kind == "batchnorm" for layer in net.layers) and Xc.shape[0] < 2:
         raise ValueError(f"{func}: a model with BatchNorm needs at least 2 rows of X")
     net._prepare_training(l2)

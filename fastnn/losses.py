@@ -27,7 +27,7 @@ class Loss:
         """(mean loss, dZ) from the output layer's pre-activation Z."""
         return self.kernel(Z, y, compute_grad=compute_grad, out=out)
 
-    def targets(self, y, m, n_out, dtype):
+    def targets(self, y, m, n_out, dtype, func="fit"):
         """Targets of m rows in the form the kernel takes, checked once per fit.
 
         categorical: (m,) int64 labels in [0, n_out) or (m, n_out) probability
@@ -35,32 +35,32 @@ class Loss:
         """
         y = np.asarray(y)
         if y.dtype.kind not in "biuf":
-            raise TypeError(f"fit: y must be numeric; got dtype {y.dtype}")
+            raise TypeError(f"{func}: y must be numeric; got dtype {y.dtype}")
         if y.shape[:1] != (m,):
-            raise ValueError(f"fit: X has {m} rows but y has {y.shape[0] if y.ndim else 0}")
+            raise ValueError(f"{func}: X has {m} rows but y has {y.shape[0] if y.ndim else 0}")
         if not np.all(np.isfinite(y)):
-            raise ValueError("fit: y contains NaN or Inf")
+            raise ValueError(f"{func}: y contains NaN or Inf")
         if self.name == "categorical_crossentropy":
             if y.ndim == 1:
                 labels = y
                 if y.dtype.kind == "f" and not np.all(y == np.floor(y)):
-                    raise ValueError("fit: class labels y must be whole numbers")
+                    raise ValueError(f"{func}: class labels y must be whole numbers")
                 if y.min() < 0 or y.max() >= n_out:
-                    raise ValueError(f"fit: class labels y must be in [0, {n_out}) for an output "
+                    raise ValueError(f"{func}: class labels y must be in [0, {n_out}) for an output "
                                      f"layer of {n_out} units; got values from {y.min()} to {y.max()}")
                 return np.ascontiguousarray(labels, dtype=np.int64)
             if y.shape != (m, n_out):
-                raise ValueError(f"fit: one-hot y must have shape {(m, n_out)}; got {y.shape}")
+                raise ValueError(f"{func}: one-hot y must have shape {(m, n_out)}; got {y.shape}")
             if y.min() < 0 or y.max() > 1:
-                raise ValueError("fit: one-hot y must hold values in [0, 1]")
+                raise ValueError(f"{func}: one-hot y must hold values in [0, 1]")
             return np.ascontiguousarray(y, dtype=dtype)
         if y.ndim == 1 and n_out == 1:
             y = y.reshape(m, 1)
         if y.shape != (m, n_out):
-            raise ValueError(f"fit: y must have shape {(m, n_out)} for an output layer of "
+            raise ValueError(f"{func}: y must have shape {(m, n_out)} for an output layer of "
                              f"{n_out} units; got {y.shape}")
         if self.name == "binary_crossentropy" and (y.min() < 0 or y.max() > 1):
-            raise ValueError(f"fit: binary targets y must be in [0, 1]; got values from "
+            raise ValueError(f"{func}: binary targets y must be in [0, 1]; got values from "
                              f"{y.min()} to {y.max()}")
         return np.ascontiguousarray(y, dtype=dtype)
 

@@ -30,6 +30,7 @@ from fastnn.parameters import ParameterBuffer
 
 __all__ = ["Sequential", "History", "load_model"]
 
+_SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")   # verbose=2
 _EVAL_CHUNK = 8192          # rows per inference pass: bounds the memory of predict
 _MASK64 = (1 << 64) - 1
 
@@ -414,7 +415,7 @@ class Sequential:
                                      if k in ("loss", "accuracy", "val_loss", "val_accuracy")})
                 elif verbose == 2:
                     print(f"epoch {epoch + 1}: " + ", ".join(
-                        f"{k}={v:.4g}" for k, v in logs.items() if k != "epoch"))
+                        f"{k}={logs[k]:.4g}" for k in _SHOWN if k in logs))
                 if self.stop_training:
                     break
         finally:
@@ -543,7 +544,7 @@ class Sequential:
         X = self._check_X(X, "evaluate")
         loss_obj = losses.get(loss if loss is not None else self.loss,
                               self.output_layer.activation)
-        targets = loss_obj.targets(y, X.shape[0], self.output_dim, self.dtype)
+        targets = loss_obj.targets(y, X.shape[0], self.output_dim, self.dtype, "evaluate")
         return self._evaluate(X, targets, loss_obj)
 
     def diagnose(self, train_data, dev_data, bayes_error=0.0, tolerance=0.02):

@@ -52,14 +52,16 @@ def plot_learning_curves(history, path=None, smooth=0.9):
     ax.set_xlabel("epoch")
     ax.set_ylabel("cost")
     ax.set_title("learning curves")
+    handles = ax.get_lines()
     if logs.get("accuracy"):
         acc = ax.twinx()
         acc.plot(epochs, logs["accuracy"], "--", color="tab:green", label="train accuracy")
         if logs.get("val_accuracy"):
             acc.plot(epochs, logs["val_accuracy"], "--", color="tab:red", label="dev accuracy")
         acc.set_ylabel("accuracy")
-        acc.legend(loc="center right")
-    ax.legend(loc="upper right")
+        handles = handles + acc.get_lines()
+    # one legend for both axes, so entries never sit on top of each other
+    ax.legend(handles, [h.get_label() for h in handles], loc="center right", fontsize="small")
     if len(batch_loss):
         ema = ExponentialMovingAverage(smooth)
         smoothed = [ema.update(float(c)) for c in batch_loss]

@@ -97,7 +97,9 @@ def _read(path):
     except ValueError as exc:
         if "fastnn" in str(exc):
             raise
-        raise ValueError(f"load_model: {path} is not a readable fastnn model file ({exc})") from None
+        # np.load reads a non-.npz file as a pickle and refuses: not our format
+        raise ValueError(f"load_model: {path} is not a fastnn model file (not an .npz archive "
+                         f"of plain arrays)") from None
     try:
         header = json.loads(arrays.pop(_HEADER).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

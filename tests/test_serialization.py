@@ -79,8 +79,12 @@ def test_bad_files_raise_clear_errors(tmp_path):
         fn.load_model(tmp_path / "missing.fnn")
     junk = tmp_path / "junk.fnn"
     junk.write_bytes(b"not a zip at all")
-    with pytest.raises(ValueError, match="not a readable fastnn model file"):
+    with pytest.raises(ValueError, match="not a fastnn model file"):
         fn.load_model(junk)
+    csv = tmp_path / "data.csv"
+    csv.write_text("1,2,3\n4,5,6\n")
+    with pytest.raises(ValueError, match="not a fastnn model file"):
+        fn.load_model(csv)
     foreign = tmp_path / "foreign.npz"
     np.savez(foreign, a=np.arange(3))
     with pytest.raises(ValueError, match="not a fastnn model file"):
