@@ -38,6 +38,13 @@
 #define FNN_CLONES
 #endif
 
+/* C99 restrict; MSVC's C compiler spells it __restrict. */
+#if defined(_MSC_VER)
+#define FNN_RESTRICT __restrict
+#else
+#define FNN_RESTRICT restrict
+#endif
+
 static inline int fnn_optim_threads(ptrdiff_t n, int n_threads, ptrdiff_t min)
 {
     if (n_threads < 1 || n < min)

@@ -9,7 +9,8 @@
  * per call; everything per element is REAL arithmetic. */
 
 /* w -= lr * (g + decay * w) */
-FNN_CLONES static void FNN_NAME(sgd_range)(REAL *restrict w, const REAL *restrict g,
+FNN_CLONES
+static void FNN_NAME(sgd_range)(REAL *FNN_RESTRICT w, const REAL *FNN_RESTRICT g,
                                 REAL lr, REAL decay, ptrdiff_t lo, ptrdiff_t hi)
 {
     for (ptrdiff_t i = lo; i < hi; ++i)
@@ -28,8 +29,10 @@ static int FNN_NAME(fnn_sgd_step)(REAL *w, const REAL *g, double lr,
 }
 
 /* v = beta * v + c * g;  w -= lr * v  (nesterov: w -= lr * (beta * v + c * g)) */
-FNN_CLONES static void FNN_NAME(momentum_range)(REAL *restrict w, const REAL *restrict g,
-                                     REAL *restrict v, REAL lr, REAL beta,
+FNN_CLONES
+static void FNN_NAME(momentum_range)(REAL *FNN_RESTRICT w,
+                                     const REAL *FNN_RESTRICT g,
+                                     REAL *FNN_RESTRICT v, REAL lr, REAL beta,
                                      REAL c, int nesterov, ptrdiff_t lo,
                                      ptrdiff_t hi)
 {
@@ -62,8 +65,10 @@ static int FNN_NAME(fnn_momentum_step)(REAL *w, const REAL *g, REAL *v,
 }
 
 /* s = beta * s + (1 - beta) * g^2;  w -= lr * g / (sqrt(s) + eps) */
-FNN_CLONES static void FNN_NAME(rmsprop_range)(REAL *restrict w, const REAL *restrict g,
-                                    REAL *restrict s, REAL lr, REAL beta,
+FNN_CLONES
+static void FNN_NAME(rmsprop_range)(REAL *FNN_RESTRICT w,
+                                    const REAL *FNN_RESTRICT g,
+                                    REAL *FNN_RESTRICT s, REAL lr, REAL beta,
                                     REAL one_minus_beta, REAL eps,
                                     ptrdiff_t lo, ptrdiff_t hi)
 {
@@ -92,8 +97,9 @@ static int FNN_NAME(fnn_rmsprop_step)(REAL *w, const REAL *g, REAL *s,
  * w -= step * v / (sqrt(s * inv_bc2) + eps) + lr_wd * w
  * with step = lr / (1 - beta1^t), inv_bc2 = 1 / (1 - beta2^t), lr_wd = lr * wd:
  * the same as lr * (v_hat / (sqrt(s_hat) + eps) + wd * w). */
-FNN_CLONES static void FNN_NAME(adam_range)(REAL *restrict w, const REAL *restrict g,
-                                 REAL *restrict v, REAL *restrict s,
+FNN_CLONES
+static void FNN_NAME(adam_range)(REAL *FNN_RESTRICT w, const REAL *FNN_RESTRICT g,
+                                 REAL *FNN_RESTRICT v, REAL *FNN_RESTRICT s,
                                  REAL beta1, REAL omb1, REAL beta2, REAL omb2,
                                  REAL step, REAL inv_bc2, REAL eps, REAL lr_wd,
                                  ptrdiff_t lo, ptrdiff_t hi)
