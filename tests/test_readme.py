@@ -23,15 +23,16 @@ def test_quickstart_runs(tmp_path, monkeypatch):
     assert (tmp_path / "digits.fnn").exists()
 
 
-def test_tuning_example_runs(tmp_path, monkeypatch):
+def test_tuning_example_runs(tmp_path, monkeypatch, shared_data):
+    """The MNIST tuning example, with a budget of 3 one-epoch trials in-process."""
+    mnist = shared_data("mnist.npz")
     monkeypatch.chdir(tmp_path)
-    blocks = _blocks()
-    tuning = next(b for b in blocks if "tune.RandomSearch" in b)
-    tuning = tuning.replace("n_trials=50", "n_trials=3").replace('"epochs": 10', '"epochs": 1')
-    tuning = tuning.replace("n_jobs=2", "n_jobs=1")
-    import fastnn as fn
-    from fastnn.datasets import load_digits
-    X, y = load_digits()
-    namespace = {"fn": fn, "train": (X[:300], y[:300]), "dev": (X[300:400], y[300:400])}
+    tuning = next(b for b in _blocks() if "tune.RandomSearch" in b)
+    for old, new in (('"../shared/data/mnist.npz"', repr(str(mnist))), ("n_trials=30", "n_trials=3"),
+                     ('"epochs": 5', '"epochs": 1'), ("n_jobs=2", "n_jobs=1")):
+        assert old in tuning, old
+        tuning = tuning.replace(old, new)
+    namespace = {"__name__": "__main__"}
     exec(compile(tuning, "README tune", "exec"), namespace)
     assert len(namespace["result"].trials) == 3
+    assert (tmp_path / "tune_mnist.db").exists()
