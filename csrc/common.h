@@ -59,7 +59,11 @@ enum fnn_activation {
     FNN_SOFTMAX = 5
 };
 
-/* Below this many elements a pass runs on one thread (measured: bench/). */
+/* Below this many elements a pass runs on one thread: starting a parallel
+ * region costs a few microseconds, as much as a one-pass loop over ~32K
+ * floats.  The same crossover was measured for the bandwidth-bound optimizer
+ * steps (csrc/optim.h, bench/optim_crossover.c); the dense and loss passes
+ * do more work per element, so it is a conservative choice for them. */
 #define FNN_PARALLEL_MIN 32768
 
 /* Upper bound on row blocks of a reduction (partials live on the stack). */
