@@ -59,7 +59,9 @@ def batchnorm_forward(Z, gamma, beta, *, eps=1e-5, training=True, running_mean=N
     eps : float > 0, added to the variance.
     training : bool
     running_mean, running_var : ndarray (n,) of Z's dtype, or None (training
-        only: then no running statistics are kept).
+        only: then no running statistics are kept).  Start them at 0 and 1
+        (torch's initial values); running_var must stay non-negative (not
+        checked: inference would return NaN).
     momentum : float in [0, 1], weight of the old running average (the
         course's beta; torch's momentum is 1 - this).
     out : None, an (m, n) array for Z_tilde, or a tuple (Z_tilde, cache)
