@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+import fastnn
 from fastnn.cli import main
 from fastnn.datasets import make_blobs
 from fastnn.model import load_model
@@ -78,6 +79,7 @@ def model_file(tmp_path, csv_file, capsys):
 # ---------------------------------------------------------------- demo
 
 def test_demo_runs_and_writes_the_plot(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
     monkeypatch.chdir(tmp_path)
     code, out, _ = run(capsys, "demo", "--epochs", 5, "--quiet")
     assert code == 0
@@ -319,9 +321,12 @@ def test_nonsense_hyperparameters(csv_file, capsys, flags, fragment):
 
 def test_error_from_a_subprocess(tmp_path):
     """As a user sees it: exit code 2, one line on stderr, no traceback."""
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    # the fastnn under test (in-tree build or installed), run from elsewhere so
+    # that a source checkout in the working folder cannot shadow it
+    home = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
+    env = dict(os.environ, PYTHONPATH=home)
     proc = subprocess.run([sys.executable, "-m", "fastnn", "train", str(tmp_path / "x.csv")],
-                          capture_output=True, text=True, env=env, timeout=120)
+                          capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr == f"fastnn train: error: no such file: {tmp_path / 'x.csv'}\n"
     assert proc.stdout == ""

@@ -88,5 +88,10 @@ def test_import_fastnn_does_not_import_the_optional_extras():
     import subprocess
     code = ("import sys, fastnn; from fastnn import tune; "
             "print(sorted(m for m in ('dask', 'distributed', 'joblib', 'matplotlib') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    import os
+
+    import fastnn
+    home = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=home), cwd=os.path.dirname(home) or "/")
     assert out.stdout.strip() == "[]"
