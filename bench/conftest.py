@@ -44,6 +44,14 @@ _threads = os.environ.get("FASTNN_BENCH_THREADS")
 # Also puts the BLAS pool at the kernels' count (fastnn does it via threadpoolctl).
 fastnn.set_num_threads(int(_threads) if _threads else fastnn.get_num_threads())
 N_THREADS = fastnn.get_num_threads()
+# glibc's malloc starts with a 128 KiB mmap threshold and raises it (and its trim
+# threshold) the first time a large block is freed.  Until then every NumPy
+# temporary of >= 128 KiB is fresh memory that page-faults, which made the NumPy
+# expression at (64, 256->128) 2.4x slower when that shape ran alone (-k) than
+# inside the whole suite.  Freeing one 16 MiB array first puts the allocator in
+# the state of any process that has used large arrays, whatever runs first.
+np.ones(1 << 22, dtype=np.float32)
+
 # Other work on the machine disturbs timings: the report shows the load around the run.
 LOAD_AT_START = os.getloadavg() if hasattr(os, "getloadavg") else None
 

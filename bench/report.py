@@ -94,6 +94,18 @@ def _flag(row):
     return " !" if disturbed(row) else ""
 
 
+def floor_noise(table):
+    """(largest relative difference, shape) between the two timings of the forward
+    GEMM in one run (bench_dense 'gemm' and bench_gemm_route 'matmul'), or None."""
+    devs = []
+    for shape in _shapes(table, "dense", "forward"):
+        a = table[("dense", "forward", shape)].get("gemm")
+        b = table.get(("gemm_route", "gemm-route fwd", shape), {}).get("matmul")
+        if a and b:
+            devs.append((max(a, b) / min(a, b) - 1, shape))
+    return max(devs) if devs else None
+
+
 def floors_disagree(table, shape):
     """The backward floor is two GEMMs of the forward floor's flop count: a ratio
     outside [1.4, 3] means one of the two floors was disturbed by other load."""
@@ -243,6 +255,13 @@ def format_report(data, stat="min"):
     if any(line.endswith(" ~") for line in dense):
         lines.append("~ the backward floor (two GEMMs) is not 1.4x-3x the forward floor (one GEMM "
                      "of the same flop count): one of them was disturbed by other load")
+    noise = floor_noise(table)
+    if noise:
+        dev, where = noise
+        lines.append(f"noise check: np.matmul(A_prev, W, out=Z) is timed twice per run (forward "
+                     f"'gemm', GEMM-route 'matmul'); the two differ by up to {dev:.0%} "
+                     f"({' '.join(_shape(where).split())}): a ratio that close to its target is "
+                     "not decided by this run")
     t = targets(table)
     if t:
         lines += ["", "targets of issue 3 (float32 relu, one run):"]
