@@ -59,20 +59,8 @@ def sigmoid_cross_entropy(Z, y, *, compute_grad=True, out=None):
     dZ = (sigmoid(Z) - y) / m.  Uses max(z, 0) - z*y + log1p(exp(-|z|)), finite
     for every finite z.
     """
-    cdef str func = "sigmoid_cross_entropy"
-    cdef cnp.ndarray z, t, dZ
-    z, t, dZ = loss_args(Z, y, 1, compute_grad, out, func)
-    cdef Py_ssize_t m = z.shape[0], k = z.shape[1]
-    cdef int dt = dtype_code(z)
-    cdef const void *pz = cnp.PyArray_DATA(z)
-    cdef const void *pt = cnp.PyArray_DATA(t)
-    cdef void *pd = cnp.PyArray_DATA(dZ) if dZ is not None else NULL
-    cdef double loss = 0.0
-    cdef int status
-    with nogil:
-        status = fnn_sigmoid_xent(dt, pz, pt, pd, m, k, &loss, kernel_threads())
-    raise_for_status(status, func)
-    return loss, dZ
+    return _elementwise_loss(fnn_sigmoid_xent, Z, y, 1, compute_grad, out,
+                             "sigmoid_cross_entropy")
 
 
 def mean_squared_error(P, y, *, compute_grad=True, out=None):
@@ -81,20 +69,29 @@ def mean_squared_error(P, y, *, compute_grad=True, out=None):
     P : (m, k) predictions (a linear output layer); y : (m, k), or (m,) when
     k == 1.  Same definition as torch.nn.MSELoss and Keras' MSE.
     """
-    cdef str func = "mean_squared_error"
-    cdef cnp.ndarray p, t, dP
-    p, t, dP = loss_args(P, y, 2, compute_grad, out, func)
-    cdef Py_ssize_t m = p.shape[0], k = p.shape[1]
-    cdef int dt = dtype_code(p)
-    cdef const void *pp = cnp.PyArray_DATA(p)
+    return _elementwise_loss(fnn_mse, P, y, 2, compute_grad, out, "mean_squared_error")
+
+
+ctypedef int (*elementwise_loss_kernel)(int, const void *, const void *, void *, Py_ssize_t,
+                                        Py_ssize_t, double *, int) noexcept nogil
+
+
+cdef tuple _elementwise_loss(elementwise_loss_kernel kernel, object Z, object y, int target_kind,
+                             bint compute_grad, object out, str func):
+    """(loss, dZ) of a loss whose C kernel maps (Z, targets) elementwise."""
+    cdef cnp.ndarray z, t, dZ
+    z, t, dZ = loss_args(Z, y, target_kind, compute_grad, out, func)
+    cdef Py_ssize_t m = z.shape[0], k = z.shape[1]
+    cdef int dt = dtype_code(z)
+    cdef const void *pz = cnp.PyArray_DATA(z)
     cdef const void *pt = cnp.PyArray_DATA(t)
-    cdef void *pd = cnp.PyArray_DATA(dP) if dP is not None else NULL
+    cdef void *pd = cnp.PyArray_DATA(dZ) if dZ is not None else NULL
     cdef double loss = 0.0
     cdef int status
     with nogil:
-        status = fnn_mse(dt, pp, pt, pd, m, k, &loss, kernel_threads())
+        status = kernel(dt, pz, pt, pd, m, k, &loss, kernel_threads())
     raise_for_status(status, func)
-    return loss, dP
+    return loss, dZ
 
 
 cdef cnp.ndarray _activate(object Z, object out, int act, str func):
