@@ -225,9 +225,11 @@ def route_table(table, stat):
                 continue
             f = t.get(folded) if folded else None
             mm, sg = t.get("matmul"), t.get("sgemm")
-            # beyond 1.6x the fastest GEMM of the shape (2x for a folded call, which
-            # adds a copy), or a folded call under 0.95x of sgemm: other load
-            odd = (any(v and v > 1.6 * ref for v in (mm, sg)) or (f and f > 2 * ref)
+            # beyond 2.5x the fastest GEMM of the shape (3x for a folded call, which
+            # adds a copy), or a folded call under 0.95x of sgemm: other load.  (Same
+            # flops, but not the same GEMM shape: at m=64 the dW GEMM, whose inner
+            # dimension is m, legitimately runs up to ~1.9x faster than the others.)
+            odd = (any(v and v > 2.5 * ref for v in (mm, sg)) or (f and f > 3 * ref)
                    or (f and sg and f < 0.95 * sg))
             flagged = flagged or bool(odd)
             out.append(f"{_shape(s):<21}{what:<20}{_us(mm)}{_us(sg)}{_us(f)} |"
@@ -235,7 +237,7 @@ def route_table(table, stat):
     out.append("folded: fwd = Z[:] = b then sgemm beta=1 (bias in the GEMM); "
                "dW = dW[:] = W then sgemm beta=l2/m (L2 term in the GEMM)")
     if flagged:
-        out.append("! a GEMM over 1.6x the fastest GEMM of its shape (same flop count; 2x "
+        out.append("! a GEMM over 2.5x the fastest GEMM of its shape (same flop count; 3x "
                    "for folded), or folded under 0.95x of sgemm: other load disturbed that "
                    "row in every pass; re-run it")
     return out
