@@ -188,6 +188,48 @@ def test_interleaved(benchmark, kernel, size, threads):
     _RESULTS[(kernel, size, threads)] = {impl: min(ts) for impl, ts in times.items()}
 
 
+# ------------------------------------------------------------ a trained model's state
+
+# The parameters of bench_model.py's 784-256-128-10 network, and the state
+# its Adam reaches there: after a few epochs 94% of the gradients are
+# exactly 0 (dead ReLUs, inputs that are always 0) and 59% of v has decayed
+# into the subnormal range (measured).  IEEE arithmetic on a subnormal costs
+# a microcode assist; the compiled steps flush them (csrc/common.h).
+TRAINED_N = 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
+SUBNORMAL_SHARE = 0.59
+
+
+def _trained_state(n):
+    rng = np.random.default_rng(1)
+    tiny = np.finfo(np.float32).tiny
+    idle = rng.random(n) < SUBNORMAL_SHARE
+    g = np.where(idle, 0, rng.standard_normal(n) * 1e-3).astype(np.float32)
+    v = np.where(idle, tiny * rng.uniform(0.01, 0.99, n), g).astype(np.float32)
+    return {"w": rng.standard_normal(n, dtype=np.float32), "g": g, "v": v,
+            "s": np.full(n, 1e-6, np.float32), "t": 1000}
+
+
+@pytest.mark.parametrize("impl", ["fastnn", "numpy", "twin"])
+@pytest.mark.parametrize("kernel", ["adam", "momentum"])
+def test_trained_state(benchmark, kernel, impl):
+    """One step from the state of a trained model (subnormal v), restored
+    before every round: beta * v stays subnormal for ~150 steps, so a step
+    repeated on the same arrays would soon stop measuring it."""
+    p = _trained_state(TRAINED_N)
+    start = {k: (a.copy() if isinstance(a, np.ndarray) else a) for k, a in p.items()}
+    step = _step_function(kernel, impl, p)
+
+    def setup():
+        for k, a in start.items():
+            if isinstance(a, np.ndarray):
+                p[k][...] = a          # in place: the step functions hold these arrays
+            else:
+                p[k] = a
+    benchmark.group = f"{kernel} step from a trained model's state, {TRAINED_N} float32"
+    benchmark.extra_info["threads"] = fastnn.get_num_threads() if impl == "fastnn" else 1
+    benchmark.pedantic(step, setup=setup, rounds=200, iterations=1, warmup_rounds=5)
+
+
 # ------------------------------------------------------------ the ratio table
 
 class _RatioReport:

@@ -64,7 +64,9 @@ enum fnn_activation {
  * floats.  The same crossover was measured for the bandwidth-bound optimizer
  * steps (csrc/optim.h, bench/optim_crossover.c); the dense and loss passes
  * do more work per element, so it is a conservative choice for them. */
+#ifndef FNN_PARALLEL_MIN
 #define FNN_PARALLEL_MIN 32768
+#endif
 
 /* Upper bound on row blocks of a reduction (partials live on the stack). */
 #define FNN_MAX_BLOCKS 256
@@ -110,6 +112,49 @@ static inline void fnn_block_rows(ptrdiff_t m, int n_blocks, int blk,
             fnn_total_ += fnn_partial_[fnn_blk_];                               \
         (result) = fnn_total_;                                                  \
     } while (0)
+
+/* Subnormal numbers (below 1.2e-38 in float32, 2.2e-308 in float64) cost a
+ * microcode assist of ~100 cycles per operation on x86 CPUs.  Geometric
+ * decays produce them: a parameter whose gradient is exactly 0 for a while
+ * (an input pixel that is 0 in every image, a dead ReLU) has its momentum
+ * or Adam v multiplied by beta every step, and v = 0.9^t v_0 is subnormal
+ * after ~700 steps.  67 of MNIST's 784 pixels are 0 in every training image;
+ * in bench/bench_model.py's network 59% of Adam's v was subnormal after four
+ * epochs and the step ran 10x slower (bench_optim.py test_trained_state:
+ * 955 us, 166 us with the flush).  A pass that
+ * updates such state therefore flushes subnormal inputs and results to zero
+ * (x86: MXCSR FTZ and DAZ; AArch64: FPCR.FZ) for its own duration, on each
+ * thread that runs it, and restores the caller's mode afterwards.  What
+ * changes is below the smallest normal number (the tolerance floor of every
+ * comparison), and it is the same on every thread count. */
+#if defined(__x86_64__) || defined(_M_X64) || defined(__SSE2__)
+#include <xmmintrin.h>
+typedef unsigned int fnn_fpmode;
+static inline fnn_fpmode fnn_flush_subnormals_begin(void)
+{
+    const unsigned int old = _mm_getcsr();
+    _mm_setcsr(old | 0x8040u);          /* FTZ (bit 15) | DAZ (bit 6) */
+    return old;
+}
+static inline void fnn_flush_subnormals_end(fnn_fpmode old) { _mm_setcsr(old); }
+#elif defined(__aarch64__) && defined(__GNUC__)
+typedef unsigned long long fnn_fpmode;
+static inline fnn_fpmode fnn_flush_subnormals_begin(void)
+{
+    unsigned long long old;
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(old));
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(old | (1ull << 24)) : "memory");
+    return old;
+}
+static inline void fnn_flush_subnormals_end(fnn_fpmode old)
+{
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(old) : "memory");
+}
+#else
+typedef int fnn_fpmode;                 /* elsewhere: IEEE subnormals, slower */
+static inline fnn_fpmode fnn_flush_subnormals_begin(void) { return 0; }
+static inline void fnn_flush_subnormals_end(fnn_fpmode old) { (void)old; }
+#endif
 
 /* 1 when the kernels were built with OpenMP. */
 static inline int fnn_openmp_enabled(void)

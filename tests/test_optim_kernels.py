@@ -126,6 +126,76 @@ def test_result_does_not_depend_on_thread_count(dtype, threads):
         np.testing.assert_array_equal(w, results[0])
 
 
+# ------------------------------------------------------------ subnormal numbers
+# Momentum and Adam's v decay geometrically wherever a gradient stays 0 (an
+# input pixel that is 0 in every image, a dead ReLU) and reach the subnormal
+# range, where each x86 operation costs ~100 cycles.  The compiled steps
+# flush subnormal inputs and results to zero, on every thread, and leave the
+# caller's floating-point mode as it was (csrc/common.h).
+
+def _decayed_state(dtype):
+    """w, g = 0 and a state whose elements are subnormal: v or s after
+    thousands of steps without a gradient."""
+    tiny = np.finfo(dtype).tiny
+    state = np.full(BIG, tiny, dtype) * np.linspace(0.01, 0.99, BIG).astype(dtype)
+    assert np.all((state > 0) & (state < tiny))
+    rng = np.random.default_rng(7)
+    return rng.standard_normal(BIG).astype(dtype), np.zeros(BIG, dtype), state
+
+
+_DECAY_STEPS = {
+    "momentum": lambda impl, w, g, st: impl.momentum_step(w, g, st, 0.1, 0.9),
+    "rmsprop": lambda impl, w, g, st: impl.rmsprop_step(w, g, st, 0.1, 0.9),
+    "adam": lambda impl, w, g, st: impl.adam_step(w, g, st, np.full_like(w, 1e-4), 500, 0.1),
+}
+
+
+@pytest.mark.parametrize("kernel", sorted(_DECAY_STEPS))
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_subnormal_state_is_flushed_to_zero(kernel, n_threads, dtype, threads):
+    threads(n_threads)
+    w, g, state = _decayed_state(dtype)
+    w0 = w.copy()
+    _DECAY_STEPS[kernel](ops, w, g, state)
+    np.testing.assert_array_equal(state, 0)     # beta * subnormal, flushed
+    np.testing.assert_array_equal(w, w0)        # a zero gradient moves nothing
+
+
+@pytest.mark.parametrize("kernel", sorted(_DECAY_STEPS))
+def test_flushing_keeps_the_twins_within_tolerance(kernel, dtype, threads):
+    # The NumPy twin keeps IEEE subnormals; what differs is below the
+    # smallest normal number, which every comparison tolerates.
+    threads(2)
+    results = []
+    for impl in (ops, numpy_ops):
+        w, g, state = _decayed_state(dtype)
+        g[::3] = 1e-3                 # some gradients are not zero
+        _DECAY_STEPS[kernel](impl, w, g, state)
+        results.append((w, state))
+    (w_c, st_c), (w_np, st_np) = results
+    _close(w_c, w_np, dtype, "w")
+    _close(st_c, st_np, dtype, kernel + " state")
+
+
+@pytest.mark.parametrize("kernel", sorted(_DECAY_STEPS))
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_the_callers_subnormals_are_left_alone(kernel, n_threads, dtype, threads):
+    threads(n_threads)
+    w, g, state = _decayed_state(dtype)
+    _DECAY_STEPS[kernel](ops, w, g, state)
+    tiny = np.finfo(dtype).tiny
+    # this thread: NumPy arithmetic still produces and reads subnormals
+    half = np.multiply(dtype.type(tiny), dtype.type(0.5))
+    assert 0 < half < tiny
+    assert np.add(half, dtype.type(0)) == half
+    # the kernels' worker threads too: a parallel dense pass adds a
+    # subnormal bias to an exact zero product
+    m, n = 64, 1024                   # above the dense pass's threading threshold
+    b = np.full(n, half, dtype)
+    _, A = ops.dense_forward(np.zeros((m, 3), dtype), np.ones((3, n), dtype), b, "linear")
+    np.testing.assert_array_equal(A, np.broadcast_to(b, (m, n)))
+
+
 # ------------------------------------------------------------ properties
 
 def _finite_arrays(dtype, shape):
