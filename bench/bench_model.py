@@ -17,8 +17,16 @@ ReLU hidden layers, softmax with cross-entropy, Adam(lr=1e-3, 0.9, 0.999,
           course's random_mini_batches (X[:, permutation]) and Adam with bias
           correction, all in plain NumPy.
 
-Data are random of MNIST's shape (the time of an epoch does not depend on
-the values).  Before timing, the NumPy implementation is checked against
+Data: the 60,000 MNIST training images scaled to [0, 1] and their labels
+(``../shared/data/mnist.npz``), or, when that file is absent, uniform random
+inputs and labels of the same shape (the table says which).  The values
+matter: wherever a gradient stays exactly 0 (pixels that are 0 in every
+image, dead ReLUs), momentum decays into subnormal numbers, which cost a
+microcode assist per operation in plain IEEE arithmetic (fastnn's optimizer
+steps flush them, csrc/common.h; the NumPy code and torch do not), so the
+epochs of one run get slower after the first two.  Besides the best epoch
+(the figure compared) the table shows the mean over the timed epochs.
+Before timing, the NumPy implementation is checked against
 fastnn in float64 (three Adam steps from the same weights), so both compute
 the same network; tests/test_torch_match.py does the same for torch.
 
@@ -35,6 +43,7 @@ load average before and after (the machine is shared: compare ratios of one
 run, not absolute times across runs).
 """
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -52,8 +61,12 @@ _threads = os.environ.get("FASTNN_BENCH_THREADS")
 fastnn.set_num_threads(int(_threads) if _threads else fastnn.get_num_threads())
 N_THREADS = fastnn.get_num_threads()
 
+MNIST = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
+
 _best = {}
+_mean = {}
 _load = {}
+_data_source = []
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -75,11 +88,13 @@ def _table():
                    if k in os.environ) or "OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset"
     lines = ["", f"one epoch, 60000x784 float32, 784-256-128-10 relu/softmax, Adam, batch {BATCH}; "
                  f"{N_THREADS} threads; {env}",
+             f"data: {_data_source[0] if _data_source else '-'}",
              "load average (1/5/15 min) before %.2f %.2f %.2f, after %.2f %.2f %.2f"
              % (_load["before"] + _load.get("after", (float("nan"),) * 3))]
-    for impl in ("fastnn", "torch", "numpy"):
+    for impl in ("fastnn", "torch", "numpy", "gemm"):
         if impl in _best:
-            lines.append(f"  {impl:<8} best of {ROUNDS}: {_best[impl]:7.3f} s")
+            lines.append(f"  {impl:<8} best of {ROUNDS}: {_best[impl]:7.3f} s   "
+                         f"mean {_mean[impl]:7.3f} s")
     f, t, n = _best.get("fastnn"), _best.get("torch"), _best.get("numpy")
     if f and t:
         lines.append(f"  fastnn/torch {f / t:6.2f}   (target <= {TORCH_RATIO_MAX}: "
@@ -87,6 +102,12 @@ def _table():
     if f and n:
         lines.append(f"  numpy/fastnn {n / f:6.2f}   (target >= {NUMPY_RATIO_MIN}: "
                      f"{'PASS' if n / f >= NUMPY_RATIO_MIN else 'FAIL'})")
+    g = _best.get("gemm")
+    if g and f:
+        lines.append(f"  fastnn/gemm  {f / g:6.2f}   (the epoch against its GEMMs alone)")
+    if g and n:
+        lines.append(f"  numpy/gemm   {n / g:6.2f}   (the most numpy/fastnn any implementation "
+                     f"calling the same BLAS can reach)")
     return lines
 
 
@@ -100,14 +121,20 @@ def _run(benchmark, epoch, impl):
     # an epoch takes seconds: a fixed number of rounds, after one warm-up epoch
     benchmark.pedantic(epoch, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     _best[impl] = benchmark.stats.stats.min
+    _mean[impl] = benchmark.stats.stats.mean
 
 
 @pytest.fixture(scope="module")
 def data():
+    if MNIST.exists():
+        with np.load(MNIST, allow_pickle=False) as f:
+            X = np.ascontiguousarray(f["x_train"].reshape(M, N_IN), dtype=np.float32) / 255
+            y = f["y_train"].astype(np.int64)
+        _data_source.append(f"MNIST training set ({MNIST})")
+        return X, y
     rng = np.random.default_rng(0)
-    X = rng.random((M, N_IN), dtype=np.float32)
-    y = rng.integers(0, N_OUT, M)
-    return X, y
+    _data_source.append(f"uniform random inputs and labels ({MNIST} is absent)")
+    return rng.random((M, N_IN), dtype=np.float32), rng.integers(0, N_OUT, M)
 
 
 def _fastnn_model(dtype="float32", seed=0):
@@ -298,6 +325,36 @@ def _check_course_matches_fastnn(X, y):
 
 
 # ---- the benchmarks (torch last: it brings its own thread pools) ------------
+
+def bench_epoch_gemm(benchmark):
+    """The floor: an epoch's GEMMs alone, the same calls on the same BLAS as
+    fastnn makes (per step 3 forward, 3 dW and 2 dA_prev products; none for
+    the input layer's dA), into preallocated buffers, nothing else.  The
+    course's NumPy code makes the same products (transposed), so
+    numpy/gemm bounds numpy/fastnn for any implementation on this BLAS."""
+    rng = np.random.default_rng(0)
+    dims = (N_IN,) + HIDDEN + (N_OUT,)
+    Ws = [rng.standard_normal((a, b), dtype=np.float32) for a, b in zip(dims, dims[1:])]
+    sizes = [BATCH] * (M // BATCH) + ([M % BATCH] if M % BATCH else [])
+    buffers = {}
+    for k in set(sizes):
+        # values of a network's size: an uninitialized buffer may hold
+        # subnormal garbage, and BLAS is slow on subnormals too
+        acts = [rng.random((k, d), dtype=np.float32) / np.float32(d) for d in dims]
+        buffers[k] = acts, [rng.random((k, d), dtype=np.float32) / np.float32(k) for d in dims]
+    dWs = [np.empty_like(W) for W in Ws]
+
+    def epoch():
+        for k in sizes:
+            acts, grads = buffers[k]
+            for l, W in enumerate(Ws):
+                np.matmul(acts[l], W, out=acts[l + 1])
+            for l in range(len(Ws) - 1, -1, -1):
+                np.matmul(acts[l].T, grads[l + 1], out=dWs[l])
+                if l:
+                    np.matmul(grads[l + 1], Ws[l].T, out=grads[l])
+    _run(benchmark, epoch, "gemm")
+
 
 def bench_epoch_fastnn(benchmark, data):
     X, y = data

@@ -1,5 +1,6 @@
 cimport numpy as cnp
 
+cpdef bint all_finite(object a)
 cpdef cnp.ndarray check_array(object x, str name, str func, int ndim, object dtype=*)
 cpdef cnp.ndarray check_out(object out, str name, str func, tuple shape, object dtype)
 cpdef int activation_code(object activation, str func) except -1

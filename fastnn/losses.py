@@ -9,6 +9,7 @@ regularization loss are reported separately.
 import numpy as np
 
 from fastnn import ops
+from fastnn._validation import all_finite
 
 __all__ = ["Loss", "get", "LOSSES"]
 
@@ -38,7 +39,7 @@ class Loss:
             raise TypeError(f"{func}: y must be numeric; got dtype {y.dtype}")
         if y.shape[:1] != (m,):
             raise ValueError(f"{func}: X has {m} rows but y has {y.shape[0] if y.ndim else 0}")
-        if not np.all(np.isfinite(y)):
+        if not all_finite(y):
             raise ValueError(f"{func}: y contains NaN or Inf")
         if self.name == "categorical_crossentropy":
             if y.ndim == 1:

@@ -27,6 +27,7 @@ from fastnn import losses, serialization
 from fastnn.layers import BatchNorm, Dense, Dropout, Layer, layer_from_config
 from fastnn.optim import Adam, Optimizer
 from fastnn.parameters import ParameterBuffer
+from fastnn._validation import all_finite
 
 __all__ = ["Sequential", "History", "load_model"]
 
@@ -219,7 +220,7 @@ class Sequential:
             raise ValueError(f"{func}: X must have {self.input_dim} features (columns); "
                              f"got {X.shape[1]}")
         X = np.ascontiguousarray(X, dtype=self.dtype)
-        if not np.all(np.isfinite(X)):
+        if not all_finite(X):
             raise ValueError(f"{func}: X contains NaN or Inf")
         if self.normalizer is not None:
             X = np.ascontiguousarray(self.normalizer.transform(X), dtype=self.dtype)
@@ -583,7 +584,7 @@ class Sequential:
             target = self.params[name]
             if w.shape != target.shape:
                 raise ValueError(f"{func}: {name} must have shape {target.shape}; got {w.shape}")
-            if w.dtype.kind not in "biuf" or not np.all(np.isfinite(w)):
+            if w.dtype.kind not in "biuf" or not all_finite(w):
                 raise ValueError(f"{func}: {name} must hold finite numbers")
             checked.append(w)
         for name, w in zip(names, checked):

@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from fastnn._validation import all_finite
+
 __all__ = ["Normalizer", "normalizer_from_arrays"]
 
 
@@ -37,7 +39,7 @@ class Normalizer:
         if n_features is not None and X.shape[1] != n_features:
             raise ValueError(f"{func}: X must have {n_features} features, as the data the "
                              f"normalizer was fitted on; got {X.shape[1]}")
-        if not np.all(np.isfinite(X)):
+        if not all_finite(X):
             raise ValueError(f"{func}: X contains NaN or Inf")
         return X
 

@@ -6,6 +6,7 @@ Each case is one call with exactly one thing wrong, next to a valid baseline
 (``test_valid_baseline``), so a case can only pass by rejecting that thing.
 """
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -425,3 +426,40 @@ def test_workspace_is_checked_for_linear_too(impl):
     with pytest.raises(ValueError, match="workspace must have shape"):
         impl.dense_backward(a["dA"], a["Z"], a["A_prev"], a["W"], "linear",
                             workspace=np.empty((1, 1)))
+
+
+# ------------------------------------------------------------ all_finite
+# The data check of fit/predict/Normalizer: a sum first, elementwise only
+# when the sum is not finite.
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [0, 500, -1])
+def test_all_finite_finds_one_bad_value(dtype, bad, where):
+    from fastnn._validation import all_finite
+    x = np.random.default_rng(0).standard_normal((37, 29)).astype(dtype)
+    assert all_finite(x)
+    x.reshape(-1)[where] = bad
+    assert not all_finite(x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_when_a_finite_sum_overflows(dtype):
+    from fastnn._validation import all_finite
+    big = np.finfo(dtype).max
+    x = np.full(8, big / 2, dtype)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(x.sum())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")       # the user sees no overflow warning
+        assert all_finite(x)
+        x[3] = np.nan
+        assert not all_finite(x)
+        assert not all_finite(np.array([big, big, np.inf, -np.inf], dtype))
+
+
+@pytest.mark.parametrize("x", [np.arange(5), np.zeros((0, 3)), np.array([True, False]),
+                               np.array(2.5), np.zeros((3, 4), np.float32)[:, ::2]])
+def test_all_finite_of_integers_empty_scalars_and_views(x):
+    from fastnn._validation import all_finite
+    assert all_finite(x)
