@@ -13,6 +13,7 @@ The protocol: subclass ``Callback`` and override any of
 a batch hold its ``loss`` (data + regularization).
 """
 import math
+import os
 import warnings
 
 import numpy as np
@@ -26,6 +27,10 @@ class Callback:
 
     def set_model(self, model):
         self.model = model
+
+    def _check_fit(self, logged, func):
+        """Raise now, before ``fit`` changes anything, if this callback could
+        not work in that fit; ``logged`` is the set of metrics its epochs log."""
 
     def on_train_begin(self, logs):
         pass
@@ -63,6 +68,15 @@ class _Monitor(Callback):
         self.mode = _mode_for(monitor, mode)
         self.min_delta = float(min_delta)
         self.best = None
+
+    def _check_fit(self, logged, func):
+        if self._uses_monitor() and self.monitor not in logged:
+            raise ValueError(f"{func}: {type(self).__name__} monitors {self.monitor!r}, which is "
+                             f"not logged by this fit; it logs {sorted(logged)} "
+                             f"(val_* metrics need validation_data)")
+
+    def _uses_monitor(self):
+        return True
 
     def _value(self, logs):
         if self.monitor not in logs:
@@ -114,7 +128,9 @@ class EarlyStopping(_Monitor):
             self.model.stop_training = True
 
     def on_train_end(self, logs):
-        if self.restore_best and self._best_state is not None and self.stopped_epoch is not None:
+        # also when the epochs ran out before the patience did: "restore the
+        # best" means the weights of the best epoch seen, as Keras 3 does
+        if self.restore_best and self._best_state is not None:
             self.model._restore(self._best_state)
 
 
@@ -145,6 +161,16 @@ class ModelCheckpoint(_Monitor):
         self.path = path
         self.save_best_only = save_best_only
 
+    def _uses_monitor(self):
+        return self.save_best_only
+
+    def _check_fit(self, logged, func):
+        super()._check_fit(logged, func)
+        folder = os.path.dirname(os.path.abspath(os.fspath(self.path)))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"{func}: ModelCheckpoint cannot save to {self.path}: the "
+                                    f"folder {folder} does not exist")
+
     def on_epoch_end(self, epoch, logs):
         if self.save_best_only:
             value = self._value(logs)
@@ -155,11 +181,14 @@ class ModelCheckpoint(_Monitor):
 
 
 class TerminateOnNaN(Callback):
-    """Stop as soon as a mini-batch loss is NaN or Inf, and put back the
-    weights of the start of that epoch (the last ones known to be finite).
+    """Stop as soon as a mini-batch cost or gradient is NaN or Inf, and put
+    the model back as it was at the start of that epoch: weights, running
+    statistics, optimizer state, epoch and step counters, shuffling.  The
+    offending step is never applied and the epoch is not counted, so after
+    lowering the learning rate the next ``fit`` re-runs that epoch.
 
     ``fit`` adds one when the callbacks given do not include it: a diverging
-    run never leaves NaN weights behind.  The offending step is not applied.
+    run never leaves NaN weights behind.
     """
 
     def __init__(self):
@@ -170,16 +199,20 @@ class TerminateOnNaN(Callback):
         self.message = None
 
     def on_epoch_begin(self, epoch, logs):
-        self._state = self.model._snapshot()
+        self._state = self.model._snapshot(training_state=True)
 
     def on_batch_end(self, batch, logs):
         loss = logs.get("loss")
-        if loss is None or math.isfinite(loss):
-            return
+        if loss is not None and not math.isfinite(loss):
+            self.diverged(logs.get("epoch"), batch, f"the cost became {loss}")
+        elif not logs.get("finite", True):
+            self.diverged(logs.get("epoch"), batch, f"the gradients overflowed (cost {loss:.4g})")
+
+    def diverged(self, epoch, batch, what):
+        """Roll the model back to the start of ``epoch`` and stop training."""
         self.model._restore(self._state)
         self.model.stop_training = True
-        epoch = logs.get("epoch")
-        self.message = (f"training diverged: the cost became {loss} at epoch {epoch}, "
-                        f"batch {batch}; stopped and restored the weights from the start of "
-                        f"epoch {epoch}.  Try a smaller learning rate.")
-        warnings.warn(self.message, RuntimeWarning, stacklevel=2)
+        self.message = (f"training diverged: {what} at epoch {epoch}, batch {batch}; stopped "
+                        f"and restored the model (weights, optimizer state, counters) to the "
+                        f"start of epoch {epoch}.  Try a smaller learning rate.")
+        warnings.warn(self.message, RuntimeWarning, stacklevel=3)

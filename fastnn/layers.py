@@ -42,6 +42,9 @@ class Layer:
         self.input_dim = None
         self.output_dim = None
         self._workspaces = {}
+        # set by the Sequential that takes the layer: its parameters become
+        # views of that model's buffer, so a layer serves one model only
+        self._in_model = False
 
     # --- building
     def build(self, input_dim):
@@ -206,10 +209,13 @@ class BatchNorm(Layer):
 
     def __init__(self, momentum=0.9, eps=1e-5, *, name=None):
         super().__init__(name)
-        if not (isinstance(momentum, (int, float)) and 0.0 <= momentum <= 1.0):
+        if (isinstance(momentum, (bool, np.bool_))
+                or not isinstance(momentum, (int, float, np.integer, np.floating))
+                or not 0.0 <= momentum <= 1.0):
             raise ValueError(f"BatchNorm: momentum must be a number in [0, 1] (weight of the old "
                              f"running average); got {momentum!r}")
-        if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
+        if (isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.floating))
+                or not math.isfinite(eps) or not eps > 0):
             raise ValueError(f"BatchNorm: eps must be a finite number > 0; got {eps!r}")
         self.momentum = float(momentum)
         self.eps = float(eps)
@@ -282,7 +288,8 @@ class Dropout(Layer):
 
     def __init__(self, keep_prob=0.8, *, name=None):
         super().__init__(name)
-        if (isinstance(keep_prob, bool) or not isinstance(keep_prob, (int, float))
+        if (isinstance(keep_prob, (bool, np.bool_))
+                or not isinstance(keep_prob, (int, float, np.integer, np.floating))
                 or not (0.0 < keep_prob <= 1.0)):
             raise ValueError(f"Dropout: keep_prob must be a number in (0, 1]; got {keep_prob!r}")
         self.keep_prob = float(keep_prob)

@@ -41,6 +41,12 @@ class Loss:
             raise ValueError(f"{func}: X has {m} rows but y has {y.shape[0] if y.ndim else 0}")
         if not all_finite(y):
             raise ValueError(f"{func}: y contains NaN or Inf")
+        if y.dtype.kind == "f" and y.dtype.itemsize > np.dtype(dtype).itemsize:
+            with np.errstate(over="ignore"):
+                if not all_finite(y.astype(dtype)):
+                    raise ValueError(f"{func}: y holds values beyond the range of the model's "
+                                     f"{np.dtype(dtype).name} (largest magnitude "
+                                     f"{np.abs(y).max():g})")
         if self.name == "categorical_crossentropy":
             if y.ndim == 1:
                 labels = y
@@ -88,21 +94,26 @@ _BY_ACTIVATION = {"softmax": "categorical_crossentropy", "sigmoid": "binary_cros
                   "linear": "mse"}
 
 
-def get(name, output_activation):
+def get(name, output_activation, func="fit"):
     """The Loss named ``name`` (None: the one matching the output activation),
     checked against the output layer's activation."""
     if name is None:
         if output_activation not in _BY_ACTIVATION:
-            raise ValueError(f"fit: no loss matches an output activation {output_activation!r}; "
-                             f"use softmax, sigmoid or linear on the last Dense")
+            raise ValueError(f"{func}: no loss matches an output activation "
+                             f"{output_activation!r}; use softmax, sigmoid or linear on the "
+                             f"last Dense")
         name = _BY_ACTIVATION[output_activation]
+    if not isinstance(name, str):
+        raise TypeError(f"{func}: loss must be a name (one of {sorted(LOSSES)}) or None; "
+                        f"got {name!r}")
     key = _ALIASES.get(name, name)
     if key not in LOSSES:
-        raise ValueError(f"fit: loss must be one of {sorted(LOSSES) + sorted(_ALIASES)}; got {name!r}")
+        raise ValueError(f"{func}: loss must be one of {sorted(LOSSES) + sorted(_ALIASES)}; "
+                         f"got {name!r}")
     loss = LOSSES[key]
     if loss.activation != output_activation:
-        raise ValueError(f"fit: loss {name!r} needs a {loss.activation} output layer; the last "
-                         f"Dense has activation {output_activation!r}")
+        raise ValueError(f"{func}: loss {name!r} needs a {loss.activation} output layer; the "
+                         f"last Dense has activation {output_activation!r}")
     return loss
 
 

@@ -106,6 +106,11 @@ class Sequential:
                                 f"Dropout); got {type(layer).__name__}")
         if len({id(layer) for layer in layers}) != len(layers):
             raise ValueError(f"{func}: the same layer object appears twice; make one per position")
+        for i, layer in enumerate(layers):
+            if layer._in_model:
+                raise ValueError(f"{func}: layers[{i}] ({layer.name}) already belongs to another "
+                                 f"model; its weights live in that model, so layers cannot be "
+                                 f"shared: make a new one (e.g. fn.{type(layer).__name__}(...))")
         if not isinstance(layers[-1], Dense):
             raise ValueError(f"{func}: the last layer must be a Dense (the output layer); "
                              f"got {type(layers[-1]).__name__}")
@@ -115,16 +120,20 @@ class Sequential:
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (1 << 63))
         self.seed = _check_int(seed, "seed", 0, func)
-        self.layers = list(layers)
         counts = {}
-        names = set()
-        for layer in self.layers:
-            if layer.name is None:
+        names = []
+        for layer in layers:
+            name = layer.name
+            if name is None:
                 counts[layer.kind] = counts.get(layer.kind, 0) + 1
-                layer.name = f"{layer.kind}_{counts[layer.kind]}"
-            if layer.name in names:
-                raise ValueError(f"{func}: two layers are named {layer.name!r}")
-            names.add(layer.name)
+                name = f"{layer.kind}_{counts[layer.kind]}"
+            if name in names:
+                raise ValueError(f"{func}: two layers are named {name!r}")
+            names.append(name)
+        self.layers = list(layers)
+        given = [layer.name for layer in self.layers]
+        for layer, name in zip(self.layers, names):
+            layer.name = name
         self.input_dim = None
         self.params = None           # the ParameterBuffer, once built
         self.optimizer = None
@@ -136,8 +145,16 @@ class Sequential:
         self.step = 0                # optimizer steps taken so far
         self._shuffle_rng = self._augment_rng = None
         self._workspaces = {}
+        self._calls = 0              # training-mode __call__s: fresh dropout masks each
         if input_dim is not None:
-            self.build(input_dim)
+            try:
+                self.build(input_dim)
+            except BaseException:
+                for layer, name in zip(self.layers, given):   # the layers stay reusable
+                    layer.name = name
+                raise
+        for layer in self.layers:
+            layer._in_model = True
 
     # ------------------------------------------------------------ building
     def build(self, input_dim):
@@ -150,18 +167,24 @@ class Sequential:
                 raise ValueError(f"{func}: the model is built for {self.input_dim} input features; "
                                  f"got {input_dim}")
             return
-        for i, layer in enumerate(self.layers):
+        for i, layer in enumerate(self.layers):       # check all before changing any
             if isinstance(layer, BatchNorm):
                 prev = self.layers[i - 1] if i else None
                 if not isinstance(prev, Dense) or i == len(self.layers) - 1:
                     raise ValueError(f"{func}: {layer.name} must come right after a hidden Dense "
                                      f"layer (it normalizes that layer's Z before its activation)")
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, BatchNorm):
+                prev = self.layers[i - 1]
                 # the course's Z -> BN -> g: BN's beta replaces the bias
                 prev.use_bias = False
                 layer.activation = prev.activation
                 layer.train_activation = layer.eval_activation = prev.activation
                 layer.negative_slope = prev.negative_slope
                 prev.train_activation = prev.eval_activation = "linear"
+        # the training forward stops at the output logits: the loss applies
+        # the output activation (fused), and __call__ in training mode too
+        self.output_layer.train_activation = "linear"
         dim = input_dim
         for layer in self.layers:
             dim = layer.build(dim)
@@ -256,6 +279,7 @@ class Sequential:
             (m, H, W[, C]) or rows with ``image_shape=(H, W[, C])``.
         """
         func = "fit"
+        # Every check comes first: a call that raises leaves the model as it was.
         epochs = _check_int(epochs, "epochs", 1, func)
         if batch_size is not None:
             batch_size = _check_int(batch_size, "batch_size", 1, func)
@@ -266,14 +290,22 @@ class Sequential:
         if optimizer is not None and not isinstance(optimizer, Optimizer):
             raise TypeError(f"{func}: optimizer must be a fastnn optimizer (SGD, Momentum, "
                             f"RMSprop, Adam); got {type(optimizer).__name__}")
+        if optimizer is not None and optimizer.owner is not None:
+            if self.params is None or optimizer.owner != self.params.uid:
+                raise ValueError(f"{func}: this {type(optimizer).__name__} already holds the "
+                                 f"state of another model ({optimizer.t} steps); give each model "
+                                 f"its own optimizer, e.g. fn.{type(optimizer).__name__}(...)")
+        if isinstance(callbacks, callbacks_mod.Callback):
+            callbacks = [callbacks]
         callbacks = list(callbacks or [])
         for cb in callbacks:
             if not isinstance(cb, callbacks_mod.Callback):
                 raise TypeError(f"{func}: callbacks must be fastnn Callback objects; "
                                 f"got {type(cb).__name__}")
         X_arr = np.asarray(X)
-        if self.params is None and X_arr.ndim >= 2:
-            self.build(int(np.prod(X_arr.shape[1:])))
+        loss_obj = losses.get(loss, self.output_layer.activation, func)
+        X = self._check_X(X_arr, func)       # before the first fit builds: any width
+        input_dim = self.input_dim if self.params is not None else X.shape[1]
         if augment is not None:
             if not callable(augment):
                 raise TypeError(f"{func}: augment must be a fastnn.augment transform (callable); "
@@ -284,19 +316,33 @@ class Sequential:
                                      f"image_shape=(H, W[, C]) for rows of flattened images")
                 image_shape = X_arr.shape[1:]
             image_shape = tuple(int(d) for d in image_shape)
-            if len(image_shape) not in (2, 3) or int(np.prod(image_shape)) != self.input_dim:
+            if len(image_shape) not in (2, 3) or int(np.prod(image_shape)) != input_dim:
                 raise ValueError(f"{func}: image_shape {image_shape} does not hold the "
-                                 f"{self.input_dim} input features")
-        X = self._check_X(X_arr, func)
-        loss_obj = losses.get(loss, self.output_layer.activation)
-        targets = loss_obj.targets(y, X.shape[0], self.output_dim, self.dtype)
+                                 f"{input_dim} input features")
+        targets = loss_obj.targets(y, X.shape[0], self.output_dim, self.dtype, func)
         val = None
         if validation_data is not None:
+            vfunc = func + " (validation_data)"
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError(f"{func}: validation_data must be a pair (X_dev, y_dev)")
-            X_dev = self._check_X(validation_data[0], func + " (validation_data)")
+            X_dev = self._check_X(validation_data[0], vfunc)
+            if X_dev.shape[1] != input_dim:
+                raise ValueError(f"{vfunc}: X must have {input_dim} features (columns), as the "
+                                 f"training X; got {X_dev.shape[1]}")
             val = (X_dev, loss_obj.targets(validation_data[1], X_dev.shape[0], self.output_dim,
-                                           self.dtype))
+                                           self.dtype, vfunc))
+        bounds = self._batches(X.shape[0], batch_size)
+        logged = {"loss", "data_loss", "reg_loss", "learning_rate", "time"}
+        if loss_obj.classification:
+            logged.add("accuracy")
+        if val is not None:
+            logged |= {"val_" + key for key in ("loss", "accuracy") if key in logged}
+        for cb in callbacks:
+            cb._check_fit(logged, func)
+
+        # The checks passed: from here on the model changes.
+        if self.params is None:
+            self.build(input_dim)
         if optimizer is not None:
             self.optimizer = optimizer
         elif self.optimizer is None:
@@ -315,7 +361,7 @@ class Sequential:
             for cb in callbacks:
                 cb.on_train_begin({})
             augmenter = None if augment is None else (augment, image_shape)
-            self._run_epochs(X, targets, val, loss_obj, epochs, batch_size, l2, l1, callbacks,
+            self._run_epochs(X, targets, val, loss_obj, epochs, bounds, l2, l1, callbacks,
                              history, verbose, shuffle, record_batch_loss, record_grad_norms,
                              augmenter)
         finally:
@@ -342,17 +388,21 @@ class Sequential:
         size = m if batch_size is None else min(batch_size, m)
         bounds = [(lo, min(lo + size, m)) for lo in range(0, m, size)]
         has_bn = any(isinstance(layer, BatchNorm) for layer in self.layers)
-        if has_bn and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
-            bounds.pop()      # one row has no batch variance
         if has_bn and bounds[0][1] - bounds[0][0] == 1:
             raise ValueError("fit: BatchNorm needs mini-batches of at least 2 rows; "
                              f"got batch_size={batch_size} with {m} examples")
+        if has_bn and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+            bounds.pop()      # one row has no batch variance
+            warnings.warn(f"fit: {m} rows in mini-batches of {size} leave a last batch of one "
+                          f"row, which has no batch variance for BatchNorm; that row (a different "
+                          f"one each epoch when shuffling) is left out of every epoch", UserWarning,
+                          stacklevel=3)
         return bounds
 
-    def _run_epochs(self, X, targets, val, loss_obj, epochs, batch_size, l2, l1, callbacks,
+    def _run_epochs(self, X, targets, val, loss_obj, epochs, bounds, l2, l1, callbacks,
                     history, verbose, shuffle, record_batch_loss, record_grad_norms, augmenter):
         m = X.shape[0]
-        bounds = self._batches(m, batch_size)
+        guard = next(cb for cb in callbacks if isinstance(cb, callbacks_mod.TerminateOnNaN))
         bar = None
         if verbose == 1:
             from tqdm import tqdm
@@ -369,18 +419,22 @@ class Sequential:
                 dense = [layer for layer in self.layers if isinstance(layer, Dense)]
                 norm_sums = np.zeros(len(dense))
                 rows = 0
+                diverged = False
                 for batch, (lo, hi) in enumerate(bounds):
                     Xb, yb = self._gather(X, targets, order, lo, hi)
                     if augmenter is not None:
                         Xb = self._augment(Xb, *augmenter)
-                    data_loss, reg_loss, correct = self._train_step(Xb, yb, loss_obj, l2, l1)
+                    data_loss, reg_loss, correct, finite = self._train_step(
+                        Xb, yb, loss_obj, l2, l1)
                     cost = data_loss + reg_loss
                     if record_batch_loss:
                         history.batch_loss.append(cost)
-                    batch_logs = {"loss": cost, "epoch": epoch}
+                    # finite: the cost and the gradients were, so the step was applied
+                    batch_logs = {"loss": cost, "epoch": epoch, "finite": finite}
                     for cb in callbacks:
                         cb.on_batch_end(batch, batch_logs)
-                    if self.stop_training and not math.isfinite(cost):
+                    if not finite:
+                        diverged = True       # TerminateOnNaN has rolled the epoch back
                         break
                     if record_grad_norms:
                         norm_sums += [np.linalg.norm(layer.dW) for layer in dense]
@@ -389,8 +443,13 @@ class Sequential:
                     rows += k
                     if self.stop_training:
                         break
-                if not rows:
-                    break
+                if not diverged and not all_finite(self.params.flat()):
+                    # the epoch's last step overflowed the weights (no later
+                    # forward pass saw it): roll back as for a non-finite cost
+                    guard.diverged(epoch, batch, "the weights overflowed")
+                    diverged = True
+                if diverged or not rows:
+                    break             # a rolled-back epoch is not counted
                 logs["loss"] = (sums[0] + sums[1]) / rows
                 logs["data_loss"] = sums[0] / rows
                 logs["reg_loss"] = sums[1] / rows
@@ -427,9 +486,11 @@ class Sequential:
         if order is None:
             return X[lo:hi], targets[lo:hi]
         k = hi - lo
-        ws = self._workspaces.get(("gather", k))
+        # labels (k,) int64 or one-hot (k, n) rows: one fit may use either
+        key = ("gather", k, targets.shape[1:], targets.dtype)
+        ws = self._workspaces.get(key)
         if ws is None:
-            ws = self._workspaces[("gather", k)] = (
+            ws = self._workspaces[key] = (
                 np.empty((k, X.shape[1]), X.dtype), np.empty((k,) + targets.shape[1:], targets.dtype))
         idx = order[lo:hi]
         np.take(X, idx, axis=0, out=ws[0])
@@ -445,20 +506,25 @@ class Sequential:
         buf[...] = np.reshape(images, (k, -1))     # never into Xb: it may be a view of X
         return buf
 
+    def _dropout_seed(self, count, i, stream=0):
+        """A distinct 64-bit seed per (step or call, layer), from the model seed."""
+        return (self._dropout_base + count * 0x9E3779B97F4A7C15 + i * 0xBF58476D1CE4E5B9
+                + stream * 0x94D049BB133111EB) & _MASK64
+
     def _train_step(self, Xb, yb, loss_obj, l2, l1):
         """One forward, backward and update on a mini-batch; returns
-        (data loss, regularization loss, number correct).  A non-finite cost
-        returns before the update."""
+        (data loss, regularization loss, number correct, finite).  The update
+        is applied only when the cost and every gradient are finite (a cost
+        summed in double can stay finite while float32 gradients overflow)."""
         self.step += 1
         for i, layer in enumerate(self.layers):
             if isinstance(layer, Dropout):
-                # a distinct 64-bit seed per (step, layer), derived from the model seed
-                layer.seed = (self._dropout_base + self.step * 0x9E3779B97F4A7C15
-                              + i * 0xBF58476D1CE4E5B9) & _MASK64
+                layer.seed = self._dropout_seed(self.step, i)
         data_loss, reg_loss, correct = self._forward_backward(Xb, yb, loss_obj, l2, l1)
-        if math.isfinite(data_loss + reg_loss):
+        finite = math.isfinite(data_loss + reg_loss) and all_finite(self.params.flat_grad())
+        if finite:
             self.optimizer.step(self.params)
-        return data_loss, reg_loss, correct
+        return data_loss, reg_loss, correct, finite
 
     def _forward_backward(self, Xb, yb, loss_obj, l2, l1, backward=True):
         """Training-mode forward pass and, when the cost is finite and
@@ -503,6 +569,12 @@ class Sequential:
         X = self._check_X(X, "Sequential.__call__")
         if not self.training:
             return self._forward_eval(X, logits=False)
+        self._calls += 1
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Dropout):
+                # a new mask every call (Monte-Carlo dropout), from a stream of
+                # seeds apart from the training steps'
+                layer.seed = self._dropout_seed(self._calls, i, stream=1)
         A = X
         for layer in self.layers:
             A = layer.forward(A, True)
@@ -544,7 +616,7 @@ class Sequential:
         self._require_built("evaluate")
         X = self._check_X(X, "evaluate")
         loss_obj = losses.get(loss if loss is not None else self.loss,
-                              self.output_layer.activation)
+                              self.output_layer.activation, "evaluate")
         targets = loss_obj.targets(y, X.shape[0], self.output_dim, self.dtype, "evaluate")
         return self._evaluate(X, targets, loss_obj)
 
@@ -584,26 +656,46 @@ class Sequential:
             target = self.params[name]
             if w.shape != target.shape:
                 raise ValueError(f"{func}: {name} must have shape {target.shape}; got {w.shape}")
-            if w.dtype.kind not in "biuf" or not all_finite(w):
-                raise ValueError(f"{func}: {name} must hold finite numbers")
+            if w.dtype.kind not in "biuf":
+                raise ValueError(f"{func}: {name} must hold finite numbers; got dtype {w.dtype}")
+            with np.errstate(over="ignore"):
+                w = w.astype(self.dtype)     # finite in float64 may not be in float32
+            if not all_finite(w):
+                raise ValueError(f"{func}: {name} must hold finite numbers (in the model's "
+                                 f"{self.dtype.name})")
             checked.append(w)
         for name, w in zip(names, checked):
             self.params[name][...] = w
 
-    def _snapshot(self):
-        """All weights and running statistics (for callbacks that restore)."""
+    def _snapshot(self, training_state=False):
+        """All weights and running statistics (for callbacks that restore);
+        with ``training_state`` also what training changes besides them
+        (optimizer state, epoch and step counters, RNG states), so that
+        restoring undoes an epoch as if it never ran."""
         state = {}
         for layer in self.layers:
             for name, arr in layer.state_arrays().items():
                 state[f"{layer.name}.{name}"] = np.array(arr, copy=True)
-        return np.array(self.params.flat(), copy=True), state
+        training = None
+        if training_state:
+            training = {"optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
+                        "epoch": self.epoch, "step": self.step,
+                        "shuffle_rng": self._shuffle_rng.bit_generator.state,
+                        "augment_rng": self._augment_rng.bit_generator.state}
+        return np.array(self.params.flat(), copy=True), state, training
 
     def _restore(self, snapshot):
-        flat, state = snapshot
+        flat, state, training = snapshot
         self.params.flat()[...] = flat
         for layer in self.layers:
             for name, arr in layer.state_arrays().items():
                 arr[...] = state[f"{layer.name}.{name}"]
+        if training is not None:
+            if training["optimizer"] is not None:
+                self.optimizer.load_state_dict(training["optimizer"])
+            self.epoch, self.step = training["epoch"], training["step"]
+            self._shuffle_rng.bit_generator.state = training["shuffle_rng"]
+            self._augment_rng.bit_generator.state = training["augment_rng"]
 
     # ------------------------------------------------------------ saving
     def get_config(self):

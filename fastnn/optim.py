@@ -71,6 +71,7 @@ class Optimizer:
         self.epoch = 0                     # epochs completed: the schedule's argument
         self.t = 0                         # steps taken
         self.state = {name: None for name in self.state_names}
+        self.owner = None                  # uid of the ParameterBuffer the state lives in
 
     # ------------------------------------------------------------ learning rate
     @property
@@ -161,6 +162,7 @@ class Optimizer:
                     self._check_state(key, current, ws, func)
                     flat[...] = current[0]  # e.g. just loaded from a checkpoint
                 self.state[key] = [flat]
+                self.owner = buffer.uid
             elif current is None:
                 self.state[key] = [np.zeros(w.shape, w.dtype) for w in ws]
             else:

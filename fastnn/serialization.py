@@ -13,34 +13,83 @@ Entries (all plain NumPy arrays; ``np.load(path, allow_pickle=False)`` opens it)
 
 Writes go to a temporary file in the target's folder, are flushed to disk,
 and then renamed over the target: a crash leaves the old file or the new
-one, never half of one.
+one, never half of one.  The file gets the mode of any new file (or keeps
+the one of the file it replaces); saving to a symlink replaces its target.
+
+Loading checks every entry against the model it rebuilds (shape, dtype,
+finite values), so a damaged file fails in load_model, naming the entry.
 """
 import io
 import json
 import os
-import tempfile
+import secrets
+import stat
+import struct
 import zipfile
+import zlib
 
 import numpy as np
+
+from fastnn._validation import all_finite
 
 FORMAT = "fastnn-model"
 VERSION = 1
 _HEADER = "__fastnn__"
 
+_TEMP_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+               | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0))
 
-def atomic_write(path, write):
+
+def _create_temp(folder, mode, func):
+    """A new file ``folder/.fastnn-<random>.tmp`` created with ``mode`` (the
+    umask applies) and opened for writing: (fd, name)."""
+    for _ in range(100):
+        tmp = os.path.join(folder, f".fastnn-{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, _TEMP_FLAGS, mode), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{func}: no free temporary file name in {folder}")
+
+
+def atomic_write(path, write, func="save"):
     """Call ``write(file)`` on a temporary file next to ``path``, then rename it
     over ``path``.  On any error the temporary file is removed and ``path`` is
-    untouched."""
+    untouched.
+
+    The file gets the mode a newly created file gets (0666 minus the umask),
+    or keeps the mode of the file it replaces.  A symlink ``path`` stays a
+    link: the file it points to is replaced.  ``func`` names the caller in
+    error messages."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".fastnn-", suffix=".tmp", dir=folder)
+    target = os.path.realpath(path)
+    folder = os.path.dirname(target)
+    # checked first: mkstemp's error would name the temporary file, not the user's path
+    if not os.path.isdir(folder):
+        if os.path.exists(folder):
+            raise NotADirectoryError(f"{func}: cannot write {path}: {folder} is not a folder")
+        raise FileNotFoundError(f"{func}: cannot write {path}: the folder {folder} does not exist")
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"{func}: cannot write {path}: it is a folder")
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None
+    # Not tempfile.mkstemp: it creates the file 0600 and the saved file would keep that.
+    # A new file is created 0666 and the kernel applies the umask (and a default ACL of
+    # the folder) as for any file, without reading the process-wide umask (os.umask can
+    # only be read by changing it, racing other threads).  Replacing a file, the
+    # temporary one starts 0600 so the new contents are never readable by more users
+    # than the old file allowed, and then takes the old file's mode.
+    fd, tmp = _create_temp(folder, 0o666 if mode is None else 0o600, func)
     try:
         with os.fdopen(fd, "wb") as f:
+            if mode is not None:
+                os.chmod(tmp, mode)
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -83,23 +132,52 @@ def save_model(model, path):
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+# What zipfile, zlib and numpy raise on a damaged archive (a flipped byte in the
+# central directory can claim encryption, an unknown compression method, a bad
+# size or offset).  ValueError is told apart in _unreadable.
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError,
+               io.UnsupportedOperation, RuntimeError, NotImplementedError, zlib.error,
+               KeyError, struct.error, OverflowError)
+
+
+def _unreadable(path, exc):
+    if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
+        # np.load reads a file that is neither .npy nor .npz as a pickle, and refuses
+        return ValueError(f"load_model: {path} is not a fastnn model file (not an .npz "
+                          f"archive of plain arrays)")
+    return ValueError(f"load_model: {path} is not a readable fastnn model file ({exc})")
+
+
+class _Entries(dict):
+    """The archive's arrays; a missing one is a ValueError naming the entry."""
+
+    def __init__(self, items=(), prefix=""):
+        super().__init__(items)
+        self.prefix = prefix
+
+    def __missing__(self, key):
+        raise ValueError(f"the entry {self.prefix}{key} is missing")
+
+
 def _read(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load_model: no such file: {path}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not hasattr(archive, "files") or _HEADER not in archive.files:
-                raise ValueError(f"load_model: {path} is not a fastnn model file (no {_HEADER} entry)")
-            arrays = {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, io.UnsupportedOperation) as exc:
-        raise ValueError(f"load_model: {path} is not a readable fastnn model file ({exc})") from None
-    except ValueError as exc:
-        if "fastnn" in str(exc):
-            raise
-        # np.load reads a non-.npz file as a pickle and refuses: not our format
-        raise ValueError(f"load_model: {path} is not a fastnn model file (not an .npz archive "
-                         f"of plain arrays)") from None
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, *_ZIP_ERRORS) as exc:
+        raise _unreadable(path, exc) from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        # an .npy file: np.load returns its array, not an archive
+        raise ValueError(f"load_model: {path} is not a fastnn model file (an .npy array "
+                         f"{getattr(archive, 'shape', '')}, not an .npz archive)")
+    with archive:
+        if _HEADER not in archive.files:
+            raise ValueError(f"load_model: {path} is not a fastnn model file (no {_HEADER} entry)")
+        try:
+            arrays = _Entries((name, archive[name]) for name in archive.files)
+        except (ValueError, *_ZIP_ERRORS) as exc:
+            raise _unreadable(path, exc) from None
     try:
         header = json.loads(arrays.pop(_HEADER).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -112,6 +190,45 @@ def _read(path):
     return header, arrays
 
 
+def _checked(arrays, key, target, nonnegative=False):
+    """The entry ``key``, checked against the array it will be copied into:
+    the same shape (no broadcasting), the same dtype (no rounding), finite."""
+    value = arrays[key]
+    if value.shape != target.shape or value.dtype != target.dtype:
+        raise ValueError(f"{key} has shape {value.shape} and dtype {value.dtype}; expected "
+                         f"{target.shape} {target.dtype}")
+    if not all_finite(value):
+        raise ValueError(f"{key} contains NaN or Inf")
+    if nonnegative and np.any(value < 0):
+        raise ValueError(f"{key} has negative values")
+    return value
+
+
+def _optimizer_state(header, arrays, model):
+    """The optimizer's state dict with its arrays, checked against the model.
+
+    A model's optimizer steps on its whole ParameterBuffer, so each state key
+    holds one flat array laid out as ``model.params.flat()`` (see
+    Optimizer._bind_state); anything else would fail only inside fit."""
+    sd = header["optimizer"]
+    if not isinstance(sd, dict) or not isinstance(sd.get("state"), dict):
+        raise ValueError(f"the optimizer header must be a dict with a 'state' dict; got {sd!r}")
+    sd = dict(sd)
+    flat = model.params.flat()
+    state = {}
+    for key, n in sd["state"].items():
+        if n is None:
+            state[key] = None
+            continue
+        if n != 1 or isinstance(n, bool):
+            raise ValueError(f"optimizer state {key!r} must be one flat array for the model's "
+                             f"parameter buffer; the header lists {n!r}")
+        # s of RMSprop and Adam is a running mean of g**2: its sqrt is taken
+        state[key] = [_checked(arrays, f"optim/{key}/0", flat, nonnegative=key == "s")]
+    sd["state"] = state
+    return sd
+
+
 def load_model(path, model_cls, layer_from_config):
     from fastnn import optim
     from fastnn.preprocessing import normalizer_from_arrays
@@ -122,30 +239,30 @@ def load_model(path, model_cls, layer_from_config):
         layers = [layer_from_config(c) for c in config["layers"]]
         model = model_cls(layers, input_dim=config["input_dim"], dtype=config["dtype"],
                           seed=config["seed"])
+        if model.params is None:
+            raise ValueError("the model config has no input_dim")
         for name in model.params.names:
-            value = arrays[f"param/{name}"]
-            if value.shape != model.params[name].shape:
-                raise ValueError(f"parameter {name} has shape {value.shape}, expected "
-                                 f"{model.params[name].shape}")
-            model.params[name][...] = value
+            model.params[name][...] = _checked(arrays, f"param/{name}", model.params[name])
         for layer in model.layers:
             for name, target in layer.state_arrays().items():
-                target[...] = arrays[f"state/{layer.name}.{name}"]
+                target[...] = _checked(arrays, f"state/{layer.name}.{name}", target,
+                                       nonnegative=name == "running_var")
         if header["optimizer"] is not None:
-            sd = dict(header["optimizer"])
-            sd["state"] = {key: None if n is None else [arrays[f"optim/{key}/{i}"] for i in range(n)]
-                           for key, n in sd["state"].items()}
-            model.optimizer = optim.from_state_dict(sd)
+            model.optimizer = optim.from_state_dict(_optimizer_state(header, arrays, model))
         if header["normalizer"] is not None:
             prefix = "normalizer/"
             model.normalizer = normalizer_from_arrays(
                 header["normalizer"],
-                {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+                _Entries(((k[len(prefix):], v) for k, v in arrays.items() if k.startswith(prefix)),
+                         prefix))
         model.epoch = int(header["epoch"])
         model.step = int(header["step"])
         model.loss = header["loss"]
         model._shuffle_rng.bit_generator.state = header["shuffle_rng"]
         model._augment_rng.bit_generator.state = header["augment_rng"]
-    except (KeyError, TypeError, ValueError) as exc:
+    except KeyError as exc:
+        raise ValueError(f"load_model: {path} is damaged or incomplete: the header has no "
+                         f"field {exc}") from None
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"load_model: {path} is damaged or incomplete: {exc}") from None
     return model

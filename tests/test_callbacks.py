@@ -29,10 +29,24 @@ def test_early_stopping_restores_the_best_epoch():
     assert "early stopping" in h.stop_reason
 
 
+def test_early_stopping_restores_the_best_epoch_when_the_epochs_run_out_first():
+    X, y, Xd, yd = data()
+    model = make()
+    stop = fn.EarlyStopping(monitor="val_loss", patience=1000, restore_best=True)
+    h = model.fit(X, y, optimizer=fn.Adam(0.05), epochs=40, batch_size=16, verbose=0,
+                  validation_data=(Xd, yd), callbacks=[stop])
+    assert stop.stopped_epoch is None and model.epoch == 40
+    assert stop.best_epoch < 39                  # val_loss turned up before the end
+    assert model.evaluate(Xd, yd)["loss"] == pytest.approx(min(h["val_loss"]), rel=1e-6)
+    assert h.stop_reason is None
+
+
 def test_early_stopping_needs_the_metric():
     X, y, _, _ = data()
+    model = make()
     with pytest.raises(ValueError, match="val_loss.*not logged"):
-        make().fit(X, y, epochs=2, verbose=0, callbacks=[fn.EarlyStopping()])
+        model.fit(X, y, epochs=2, verbose=0, callbacks=[fn.EarlyStopping()])
+    assert model.epoch == 0 and model.optimizer is None      # raised before any work
 
 
 def test_learning_rate_scheduler_sets_the_rate_each_epoch():

@@ -1,5 +1,8 @@
 """Model files: round trips, bit-identical resume, atomic writes, bad files."""
+import json
 import os
+import stat
+import struct
 
 import numpy as np
 import pytest
@@ -98,3 +101,185 @@ def test_bad_files_raise_clear_errors(tmp_path):
     np.savez(tmp_path / "damaged.npz", **entries)
     with pytest.raises(ValueError, match="damaged"):
         fn.load_model(tmp_path / "damaged.npz")
+
+
+def mode_of(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_saved_file_gets_the_usual_mode_and_keeps_an_existing_one(tmp_path):
+    model = make()
+    old = os.umask(0o027)
+    try:
+        model.save(tmp_path / "new.fnn")
+        (tmp_path / "plain.txt").write_text("x")       # how any new file comes out
+        assert mode_of(tmp_path / "new.fnn") == mode_of(tmp_path / "plain.txt") == 0o640
+        for mode in (0o600, 0o644):                      # replacing: the old file's mode
+            path = tmp_path / f"old{mode:o}.fnn"
+            path.write_bytes(b"old")
+            os.chmod(path, mode)
+            model.save(path)
+            assert mode_of(path) == mode
+    finally:
+        os.umask(old)
+    assert sorted(os.listdir(tmp_path)) == ["new.fnn", "old600.fnn", "old644.fnn", "plain.txt"]
+
+
+def test_save_through_a_symlink_replaces_its_target(tmp_path):
+    X, _ = data()
+    model = make()
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "m.fnn"
+    target.write_bytes(b"old")
+    link = tmp_path / "latest.fnn"
+    link.symlink_to(os.path.join("real", "m.fnn"))      # relative, as links often are
+    model.save(link)
+    assert link.is_symlink() and os.readlink(link) == os.path.join("real", "m.fnn")
+    np.testing.assert_array_equal(fn.load_model(target).predict_proba(X), model.predict_proba(X))
+    assert os.listdir(tmp_path / "real") == ["m.fnn"]
+    dangling = tmp_path / "next.fnn"                    # a link to a file not written yet
+    dangling.symlink_to(tmp_path / "real" / "next.fnn")
+    model.save(dangling)
+    assert dangling.is_symlink() and (tmp_path / "real" / "next.fnn").is_file()
+
+
+def test_save_into_a_missing_folder_names_the_path(tmp_path):
+    path = tmp_path / "no" / "such" / "m.fnn"
+    with pytest.raises(FileNotFoundError, match="save: cannot write .*m.fnn: the folder .*such "
+                                                "does not exist") as info:
+        make().save(path)
+    assert ".tmp" not in str(info.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_npy_file_is_not_a_model(tmp_path):
+    np.save(tmp_path / "x.npy", np.arange(6.0).reshape(2, 3))
+    with pytest.raises(ValueError, match="not a fastnn model file .*npy"):
+        fn.load_model(tmp_path / "x.npy")
+
+
+def central_directory(data):
+    """Offsets of the central directory records of a zip file's bytes."""
+    end = data.rindex(b"PK\x05\x06")
+    count, _, start = struct.unpack("<HII", data[end + 10:end + 20])
+    offsets = []
+    for _ in range(count):
+        assert data[start:start + 4] == b"PK\x01\x02"
+        offsets.append(start)
+        name_len, extra_len, comment_len = struct.unpack("<HHH", data[start + 28:start + 34])
+        start += 46 + name_len + extra_len + comment_len
+    return offsets
+
+
+# (field offset in a central directory record, struct format, new value from the old)
+CORRUPTIONS = {
+    "encrypted": (8, "<H", lambda v: v | 0x1),             # RuntimeError: password required
+    "patched data": (8, "<H", lambda v: v | 0x20),         # NotImplementedError
+    "unknown compression": (10, "<H", lambda v: 99),       # NotImplementedError
+    "deflate claimed": (10, "<H", lambda v: 8),            # zlib.error
+    "newer zip version": (6, "<H", lambda v: 0xFF),        # NotImplementedError
+    "wrong local offset": (42, "<I", lambda v: v + 1),     # BadZipFile: bad magic number
+    "short size": (20, "<I", lambda v: v // 2),            # truncated read
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_corrupt_central_directory_raises_value_error(tmp_path, kind):
+    model = make()
+    model.fit(*data(), epochs=1, verbose=0)
+    path = tmp_path / "m.fnn"
+    model.save(path)
+    data_ = path.read_bytes()
+    field, fmt, change = CORRUPTIONS[kind]
+    records = central_directory(data_)
+    assert len(records) == 10                          # every entry, the header included
+    for record in records:
+        at = record + field
+        broken = bytearray(data_)
+        struct.pack_into(fmt, broken, at, change(struct.unpack_from(fmt, data_, at)[0]))
+        bad = tmp_path / "bad.fnn"
+        bad.write_bytes(bytes(broken))
+        with pytest.raises(ValueError, match="load_model: .*bad.fnn is not a readable fastnn "
+                                             "model file"):
+            fn.load_model(bad)
+
+
+def rewrite(src, dst, change):
+    with np.load(src) as archive:
+        entries = {k: archive[k] for k in archive.files}
+    change(entries)
+    np.savez(dst, **entries)
+
+
+def put(key, value):
+    return lambda entries: entries.__setitem__(key, value)
+
+
+def put_nan(key, index, value=np.nan):
+    def change(entries):
+        entries[key] = entries[key].copy()
+        entries[key].flat[index] = value
+    return change
+
+
+def drop(key):
+    return lambda entries: entries.pop(key)
+
+
+def set_header(update):
+    def change(entries):
+        header = json.loads(entries["__fastnn__"].tobytes())
+        update(header)
+        entries["__fastnn__"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    return change
+
+
+DAMAGE = {
+    # a (1,) array would broadcast over all 12 columns
+    "running_mean (1,)": (put("state/batchnorm_1.running_mean", np.zeros(1, np.float32)),
+                          r"state/batchnorm_1.running_mean has shape \(1,\)"),
+    "running_var float64": (put("state/batchnorm_1.running_var", np.ones(12)),
+                            "state/batchnorm_1.running_var has shape .* float64; "
+                            "expected .*float32"),
+    "running_var < 0": (put("state/batchnorm_1.running_var", -np.ones(12, np.float32)),
+                        "state/batchnorm_1.running_var has negative values"),
+    "running_mean inf": (put_nan("state/batchnorm_1.running_mean", 3, np.inf),
+                         "state/batchnorm_1.running_mean contains NaN or Inf"),
+    "param nan": (put_nan("param/dense_2.W", 5), "param/dense_2.W contains NaN or Inf"),
+    "optim v short": (put("optim/v/0", np.zeros(100, np.float32)),
+                      r"optim/v/0 has shape \(100,\) .*expected \(148,\)"),
+    "optim s 2-D": (put("optim/s/0", np.zeros((4, 37), np.float32)), "optim/s/0 has shape"),
+    "optim s float64": (put("optim/s/0", np.zeros(148)), "optim/s/0 .*float64"),
+    "optim s nan": (put_nan("optim/s/0", 0), "optim/s/0 contains NaN"),
+    "optim s < 0": (put("optim/s/0", -np.ones(148, np.float32)), "optim/s/0 has negative"),
+    "optim two arrays": (set_header(lambda h: h["optimizer"]["state"].update(v=2)),
+                         "optimizer state 'v' must be one flat array"),
+    "missing param": (drop("param/dense_1.W"), "the entry param/dense_1.W is missing"),
+    "missing state": (drop("state/batchnorm_1.running_var"),
+                      "the entry state/batchnorm_1.running_var is missing"),
+    "missing optim": (drop("optim/s/0"), "the entry optim/s/0 is missing"),
+    "missing header field": (set_header(lambda h: h.pop("epoch")),
+                             "the header has no field 'epoch'"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGE))
+def test_damaged_entries_fail_at_load_naming_the_entry(tmp_path, kind):
+    model = make()
+    model.fit(*data(), optimizer=fn.Adam(0.01), epochs=1, verbose=0)
+    model.save(tmp_path / "m.fnn")
+    change, message = DAMAGE[kind]
+    rewrite(tmp_path / "m.fnn", tmp_path / "bad.npz", change)
+    with pytest.raises(ValueError, match="load_model: .*bad.npz is damaged or incomplete: "
+                                         + message):
+        fn.load_model(tmp_path / "bad.npz")
+
+
+def test_missing_normalizer_entry_is_named(tmp_path):
+    X, y = data()
+    model = make()
+    model.normalizer = fn.Normalizer().fit(X)
+    model.save(tmp_path / "m.fnn")
+    rewrite(tmp_path / "m.fnn", tmp_path / "bad.npz", drop("normalizer/scale"))
+    with pytest.raises(ValueError, match="the entry normalizer/scale is missing"):
+        fn.load_model(tmp_path / "bad.npz")
