@@ -290,11 +290,8 @@ class Sequential:
         if optimizer is not None and not isinstance(optimizer, Optimizer):
             raise TypeError(f"{func}: optimizer must be a fastnn optimizer (SGD, Momentum, "
                             f"RMSprop, Adam); got {type(optimizer).__name__}")
-        if optimizer is not None and optimizer.owner is not None:
-            if self.params is None or optimizer.owner != self.params.uid:
-                raise ValueError(f"{func}: this {type(optimizer).__name__} already holds the "
-                                 f"state of another model ({optimizer.t} steps); give each model "
-                                 f"its own optimizer, e.g. fn.{type(optimizer).__name__}(...)")
+        if optimizer is not None:
+            optimizer.check_buffer(self.params, func)
         if isinstance(callbacks, callbacks_mod.Callback):
             callbacks = [callbacks]
         callbacks = list(callbacks or [])

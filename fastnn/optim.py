@@ -169,6 +169,19 @@ class Optimizer:
                 self._check_state(key, current, ws, func)
         return self.state
 
+    def check_buffer(self, buffer, func):
+        """Raise unless a step on ``buffer`` (a ParameterBuffer; None: one not
+        made yet) could use the state held now: none yet, this buffer's own,
+        or loaded arrays of its layout.  Nothing changes."""
+        if self.owner is not None and (buffer is None or self.owner != buffer.uid):
+            raise ValueError(f"{func}: this {type(self).__name__} already holds the state of "
+                             f"another model ({self.t} steps); give each model its own "
+                             f"optimizer, e.g. fn.{type(self).__name__}(...)")
+        if self.owner is None and buffer is not None:
+            for key in self.state_names:
+                if self.state[key] is not None:
+                    self._check_state(key, self.state[key], [buffer.flat()], func)
+
     @staticmethod
     def _check_state(key, arrays, ws, func):
         if (len(arrays) != len(ws)

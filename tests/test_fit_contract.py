@@ -234,6 +234,18 @@ def test_an_optimizer_serves_one_model():
         mlp(seed=1).fit(X, y, optimizer=opt, epochs=3, verbose=0)
 
 
+def test_loaded_optimizer_state_of_another_layout_is_refused_up_front():
+    X, y = blobs()
+    big = fn.Sequential([fn.Dense(64, "relu"), fn.Dense(3, "softmax")], input_dim=10, seed=0)
+    big.fit(X, y, optimizer=fn.Adam(1e-2), epochs=1, verbose=0)
+    opt = fn.optim.from_state_dict(big.optimizer.state_dict())     # free copies
+    model = mlp()
+    before = state_of(model)
+    with pytest.raises(ValueError, match="belongs to parameters of shapes"):
+        model.fit(X, y, optimizer=opt, epochs=1, verbose=0)
+    assert_same_state(state_of(model), before)
+
+
 def test_a_loaded_optimizer_may_resume_in_a_new_model(tmp_path):
     X, y = blobs()
     model = mlp()
