@@ -91,9 +91,9 @@ def _table():
              f"data: {_data_source[0] if _data_source else '-'}",
              "load average (1/5/15 min) before %.2f %.2f %.2f, after %.2f %.2f %.2f"
              % (_load["before"] + _load.get("after", (float("nan"),) * 3))]
-    for impl in ("fastnn", "torch", "numpy", "gemm"):
+    for impl in ("fastnn", "torch", "numpy", "gemm", "gemm+adam"):
         if impl in _best:
-            lines.append(f"  {impl:<8} best of {ROUNDS}: {_best[impl]:7.3f} s   "
+            lines.append(f"  {impl:<9} best of {ROUNDS}: {_best[impl]:7.3f} s   "
                          f"mean {_mean[impl]:7.3f} s")
     f, t, n = _best.get("fastnn"), _best.get("torch"), _best.get("numpy")
     if f and t:
@@ -108,6 +108,10 @@ def _table():
     if g and n:
         lines.append(f"  numpy/gemm   {n / g:6.2f}   (the most numpy/fastnn any implementation "
                      f"calling the same BLAS can reach)")
+    ga = _best.get("gemm+adam")
+    if ga and n:
+        lines.append(f"  numpy/(gemm+adam) {n / ga:6.2f}   (the same, for one that also takes "
+                     f"the Adam steps)")
     return lines
 
 
@@ -326,12 +330,12 @@ def _check_course_matches_fastnn(X, y):
 
 # ---- the benchmarks (torch last: it brings its own thread pools) ------------
 
-def bench_epoch_gemm(benchmark):
-    """The floor: an epoch's GEMMs alone, the same calls on the same BLAS as
-    fastnn makes (per step 3 forward, 3 dW and 2 dA_prev products; none for
-    the input layer's dA), into preallocated buffers, nothing else.  The
-    course's NumPy code makes the same products (transposed), so
-    numpy/gemm bounds numpy/fastnn for any implementation on this BLAS."""
+def _gemm_epoch(with_adam):
+    """An epoch's GEMMs alone, the same calls on the same BLAS as fastnn
+    makes (per step 3 forward, 3 dW and 2 dA_prev products; none for the
+    input layer's dA), into preallocated buffers; with_adam, also one fused
+    Adam step per mini-batch over the network's 235,146 parameters (at its
+    memory floor, bench_optim.py)."""
     rng = np.random.default_rng(0)
     dims = (N_IN,) + HIDDEN + (N_OUT,)
     Ws = [rng.standard_normal((a, b), dtype=np.float32) for a, b in zip(dims, dims[1:])]
@@ -343,6 +347,11 @@ def bench_epoch_gemm(benchmark):
         acts = [rng.random((k, d), dtype=np.float32) / np.float32(d) for d in dims]
         buffers[k] = acts, [rng.random((k, d), dtype=np.float32) / np.float32(k) for d in dims]
     dWs = [np.empty_like(W) for W in Ws]
+    n_params = sum(W.size + W.shape[1] for W in Ws)
+    w = rng.standard_normal(n_params, dtype=np.float32)
+    g = rng.standard_normal(n_params, dtype=np.float32) * np.float32(1e-3)
+    v, s = np.zeros_like(w), np.zeros_like(w)
+    t = [0]
 
     def epoch():
         for k in sizes:
@@ -353,7 +362,22 @@ def bench_epoch_gemm(benchmark):
                 np.matmul(acts[l].T, grads[l + 1], out=dWs[l])
                 if l:
                     np.matmul(grads[l + 1], Ws[l].T, out=grads[l])
-    _run(benchmark, epoch, "gemm")
+            if with_adam:
+                t[0] += 1
+                fastnn.ops.adam_step(w, g, v, s, t[0], LR, BETA1, BETA2, EPS)
+    return epoch
+
+
+def bench_epoch_gemm(benchmark):
+    """The floor of any implementation on this BLAS: the course's NumPy code
+    makes the same products (transposed), so numpy/gemm bounds numpy/fastnn."""
+    _run(benchmark, _gemm_epoch(False), "gemm")
+
+
+def bench_epoch_gemm_adam(benchmark):
+    """The floor of any implementation on this BLAS that takes the Adam steps
+    of this benchmark (the update itself, fused, at memory speed)."""
+    _run(benchmark, _gemm_epoch(True), "gemm+adam")
 
 
 def bench_epoch_fastnn(benchmark, data):
