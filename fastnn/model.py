@@ -268,7 +268,8 @@ class Sequential:
         l2, l1 : regularization strengths lambda (cost (l2/2m)||W||^2 and
             (l1/m)|W|, gradients (l2/m) W and (l1/m) sign(W)); Dense weights only.
         validation_data : (X_dev, y_dev), evaluated after every epoch.
-        callbacks : list of Callback; a TerminateOnNaN is always active.
+        callbacks : a Callback or a list of them; a TerminateOnNaN is always
+            active (a non-finite cost or gradient rolls the epoch back).
         verbose : 0 silent, 1 progress bar, 2 one line per epoch.
         record_batch_loss : keep the cost of every mini-batch in
             ``history.batch_loss``.
