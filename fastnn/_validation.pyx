@@ -28,6 +28,8 @@ ACTIVATIONS = {
 }
 
 _ORDINAL = {1: "1-D", 2: "2-D"}
+cdef double _FLOAT32_TINY = np.finfo(np.float32).tiny     # smallest normal numbers
+cdef double _FLOAT64_TINY = np.finfo(np.float64).tiny
 
 
 cpdef bint all_finite(object a):
@@ -626,6 +628,17 @@ cpdef tuple momentum_step_args(object w, object g, object v, object learning_rat
             check_bool(average, "average", func))
 
 
+cdef double _check_eps(object eps, cnp.ndarray w, str func) except? -1.0:
+    # The compiled steps flush subnormals to zero (csrc/common.h): a
+    # subnormal eps would become 0 there and 0 / 0 a NaN where g = s = 0.
+    cdef double e = check_positive(eps, "eps", func)
+    cdef double tiny = _FLOAT32_TINY if w.itemsize == 4 else _FLOAT64_TINY
+    if e < tiny:
+        raise ValueError(f"{func}: eps must be at least the smallest normal {w.dtype} number "
+                         f"({tiny:.4g}); got {eps!r}")
+    return e
+
+
 cpdef tuple rmsprop_step_args(object w, object g, object s, object learning_rate,
                               object beta, object eps):
     """Checked (w, g, s, learning_rate, beta, eps) of rmsprop_step."""
@@ -635,7 +648,7 @@ cpdef tuple rmsprop_step_args(object w, object g, object s, object learning_rate
     cdef cnp.ndarray s_ = _param_array(s, "s", func, w_, True)
     _check_disjoint((w_, g_, s_), ("w", "g", "s"), func)
     return (w_, g_, s_, check_learning_rate(learning_rate, func),
-            check_beta(beta, "beta", func), check_positive(eps, "eps", func))
+            check_beta(beta, "beta", func), _check_eps(eps, w_, func))
 
 
 cpdef tuple adam_step_args(object w, object g, object v, object s, object t,
@@ -653,5 +666,5 @@ cpdef tuple adam_step_args(object w, object g, object v, object s, object t,
             check_int(t, "t", func, 1, "the number of this step, counting from 1"),
             check_learning_rate(learning_rate, func),
             check_beta(beta1, "beta1", func), check_beta(beta2, "beta2", func),
-            check_positive(eps, "eps", func),
+            _check_eps(eps, w_, func),
             check_positive(weight_decay, "weight_decay", func, True))

@@ -13,10 +13,11 @@ The protocol: subclass ``Callback`` and override any of
 a batch hold its ``loss`` (data + regularization).
 """
 import math
-import os
 import warnings
 
 import numpy as np
+
+from fastnn import serialization
 
 __all__ = ["Callback", "EarlyStopping", "LearningRateScheduler", "ModelCheckpoint",
            "TerminateOnNaN"]
@@ -129,7 +130,12 @@ class EarlyStopping(_Monitor):
 
     def on_train_end(self, logs):
         # also when the epochs ran out before the patience did: "restore the
-        # best" means the weights of the best epoch seen, as Keras 3 does
+        # best" means the weights of the best epoch seen.  Not after a
+        # divergence (the model was rolled back whole to the start of an
+        # epoch, counters and optimizer state included: best weights on top
+        # would mix two epochs) nor after an exception.
+        if logs.get("diverged") or logs.get("interrupted"):
+            return
         if self.restore_best and self._best_state is not None:
             self.model._restore(self._best_state)
 
@@ -166,10 +172,7 @@ class ModelCheckpoint(_Monitor):
 
     def _check_fit(self, logged, func):
         super()._check_fit(logged, func)
-        folder = os.path.dirname(os.path.abspath(os.fspath(self.path)))
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"{func}: ModelCheckpoint cannot save to {self.path}: the "
-                                    f"folder {folder} does not exist")
+        serialization.check_writable(self.path, f"{func}: ModelCheckpoint")
 
     def on_epoch_end(self, epoch, logs):
         if self.save_best_only:
@@ -181,11 +184,12 @@ class ModelCheckpoint(_Monitor):
 
 
 class TerminateOnNaN(Callback):
-    """Stop as soon as a mini-batch cost or gradient is NaN or Inf, and put
+    """Stop as soon as a mini-batch cost is NaN or Inf (or, at the end of an
+    epoch, the weights, running statistics or optimizer state are), and put
     the model back as it was at the start of that epoch: weights, running
     statistics, optimizer state, epoch and step counters, shuffling.  The
-    offending step is never applied and the epoch is not counted, so after
-    lowering the learning rate the next ``fit`` re-runs that epoch.
+    epoch is not counted, so after lowering the learning rate the next
+    ``fit`` re-runs it.
 
     ``fit`` adds one when the callbacks given do not include it: a diverging
     run never leaves NaN weights behind.
@@ -205,8 +209,6 @@ class TerminateOnNaN(Callback):
         loss = logs.get("loss")
         if loss is not None and not math.isfinite(loss):
             self.diverged(logs.get("epoch"), batch, f"the cost became {loss}")
-        elif not logs.get("finite", True):
-            self.diverged(logs.get("epoch"), batch, f"the gradients overflowed (cost {loss:.4g})")
 
     def diverged(self, epoch, batch, what):
         """Roll the model back to the start of ``epoch`` and stop training."""

@@ -117,9 +117,9 @@ def get(name, output_activation, func="fit"):
     return loss
 
 
-def activate(Z, activation):
+def activate(Z, activation, negative_slope=0.01):
     """The output activation applied to logits Z (a new array)."""
-    return ops.activation_forward(Z, activation)
+    return ops.activation_forward(Z, activation, negative_slope=negative_slope)
 
 
 def regularization(weights, m, l2, l1):

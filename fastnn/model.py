@@ -16,6 +16,7 @@ Randomness comes from one seed: weight initialization, the shuffling of
 every epoch and every dropout mask are derived from it, so the same seed and
 thread count give the same weights.
 """
+import copy
 import math
 import time
 import warnings
@@ -291,8 +292,6 @@ class Sequential:
         if optimizer is not None and not isinstance(optimizer, Optimizer):
             raise TypeError(f"{func}: optimizer must be a fastnn optimizer (SGD, Momentum, "
                             f"RMSprop, Adam); got {type(optimizer).__name__}")
-        if optimizer is not None:
-            optimizer.check_buffer(self.params, func)
         if isinstance(callbacks, callbacks_mod.Callback):
             callbacks = [callbacks]
         callbacks = list(callbacks or [])
@@ -330,6 +329,18 @@ class Sequential:
             val = (X_dev, loss_obj.targets(validation_data[1], X_dev.shape[0], self.output_dim,
                                            self.dtype, vfunc))
         bounds = self._batches(X.shape[0], batch_size)
+        # the optimizer this fit steps: its state must be this model's, or
+        # loaded arrays of this model's layout (checked on a probe build
+        # when the model is not built yet)
+        opt = optimizer if optimizer is not None else self.optimizer
+        if opt is not None:
+            params = self.params
+            if params is None and opt.owner is None and any(
+                    v is not None for v in opt.state.values()):
+                probe = copy.deepcopy(self)
+                probe.build(input_dim)
+                params = probe.params
+            opt.check_buffer(params, func)
         logged = {"loss", "data_loss", "reg_loss", "learning_rate", "time"}
         if loss_obj.classification:
             logged.add("accuracy")
@@ -355,17 +366,21 @@ class Sequential:
             cb.set_model(self)
         self.stop_training = False
         self.train()
+        # on_train_end's logs say how the run ended: "diverged" (rolled back
+        # to the start of an epoch) or "interrupted" (an exception)
+        end_logs = {"diverged": False, "interrupted": True}
         try:
             for cb in callbacks:
                 cb.on_train_begin({})
             augmenter = None if augment is None else (augment, image_shape)
-            self._run_epochs(X, targets, val, loss_obj, epochs, bounds, l2, l1, callbacks,
-                             history, verbose, shuffle, record_batch_loss, record_grad_norms,
-                             augmenter)
+            end_logs["diverged"] = self._run_epochs(
+                X, targets, val, loss_obj, epochs, bounds, l2, l1, callbacks, history, verbose,
+                shuffle, record_batch_loss, record_grad_norms, augmenter)
+            end_logs["interrupted"] = False
         finally:
             self.eval()
             for cb in callbacks:
-                cb.on_train_end({})
+                cb.on_train_end(end_logs)
         for cb in callbacks:
             if isinstance(cb, callbacks_mod.TerminateOnNaN) and cb.message:
                 history.stop_reason = cb.message
@@ -399,6 +414,7 @@ class Sequential:
 
     def _run_epochs(self, X, targets, val, loss_obj, epochs, bounds, l2, l1, callbacks,
                     history, verbose, shuffle, record_batch_loss, record_grad_norms, augmenter):
+        """The epochs of one fit; True when training diverged (and was rolled back)."""
         m = X.shape[0]
         guard = next(cb for cb in callbacks if isinstance(cb, callbacks_mod.TerminateOnNaN))
         bar = None
@@ -418,20 +434,19 @@ class Sequential:
                 norm_sums = np.zeros(len(dense))
                 rows = 0
                 diverged = False
+                batches_before = len(history.batch_loss)
                 for batch, (lo, hi) in enumerate(bounds):
                     Xb, yb = self._gather(X, targets, order, lo, hi)
                     if augmenter is not None:
                         Xb = self._augment(Xb, *augmenter)
-                    data_loss, reg_loss, correct, finite = self._train_step(
-                        Xb, yb, loss_obj, l2, l1)
+                    data_loss, reg_loss, correct = self._train_step(Xb, yb, loss_obj, l2, l1)
                     cost = data_loss + reg_loss
                     if record_batch_loss:
                         history.batch_loss.append(cost)
-                    # finite: the cost and the gradients were, so the step was applied
-                    batch_logs = {"loss": cost, "epoch": epoch, "finite": finite}
+                    batch_logs = {"loss": cost, "epoch": epoch}
                     for cb in callbacks:
                         cb.on_batch_end(batch, batch_logs)
-                    if not finite:
+                    if not math.isfinite(cost):
                         diverged = True       # TerminateOnNaN has rolled the epoch back
                         break
                     if record_grad_norms:
@@ -441,13 +456,19 @@ class Sequential:
                     rows += k
                     if self.stop_training:
                         break
-                if not diverged and not all_finite(self.params.flat()):
-                    # the epoch's last step overflowed the weights (no later
-                    # forward pass saw it): roll back as for a non-finite cost
-                    guard.diverged(epoch, batch, "the weights overflowed")
-                    diverged = True
-                if diverged or not rows:
-                    break             # a rolled-back epoch is not counted
+                if not diverged:
+                    bad = self._non_finite_state()
+                    if bad:
+                        # a step overflowed what no later forward pass of the
+                        # epoch saw (its last step, running statistics,
+                        # optimizer state): roll back as for a non-finite cost
+                        guard.diverged(epoch, batch, f"{bad} overflowed")
+                        diverged = True
+                if diverged:
+                    del history.batch_loss[batches_before:]
+                    return True       # a rolled-back epoch is not counted
+                if not rows:
+                    break
                 logs["loss"] = (sums[0] + sums[1]) / rows
                 logs["data_loss"] = sums[0] / rows
                 logs["reg_loss"] = sums[1] / rows
@@ -479,6 +500,7 @@ class Sequential:
         finally:
             if bar is not None:
                 bar.close()
+        return False
 
     def _gather(self, X, targets, order, lo, hi):
         if order is None:
@@ -511,18 +533,32 @@ class Sequential:
 
     def _train_step(self, Xb, yb, loss_obj, l2, l1):
         """One forward, backward and update on a mini-batch; returns
-        (data loss, regularization loss, number correct, finite).  The update
-        is applied only when the cost and every gradient are finite (a cost
-        summed in double can stay finite while float32 gradients overflow)."""
+        (data loss, regularization loss, number correct).  A non-finite cost
+        returns before the update.  (Gradients that overflow while the cost
+        stays finite make the weights non-finite: the next cost, or the check
+        at the end of the epoch, sees it, and the epoch is rolled back.)"""
         self.step += 1
         for i, layer in enumerate(self.layers):
             if isinstance(layer, Dropout):
                 layer.seed = self._dropout_seed(self.step, i)
         data_loss, reg_loss, correct = self._forward_backward(Xb, yb, loss_obj, l2, l1)
-        finite = math.isfinite(data_loss + reg_loss) and all_finite(self.params.flat_grad())
-        if finite:
+        if math.isfinite(data_loss + reg_loss):
             self.optimizer.step(self.params)
-        return data_loss, reg_loss, correct, finite
+        return data_loss, reg_loss, correct
+
+    def _non_finite_state(self):
+        """What of the state training writes holds NaN or Inf ("the weights",
+        ...), or None.  Checked once per epoch."""
+        if not all_finite(self.params.flat()):
+            return "the weights"
+        for layer in self.layers:
+            for name, arr in layer.state_arrays().items():
+                if not all_finite(arr):
+                    return f"{layer.name}.{name}"
+        for key, arrays in self.optimizer.state.items():
+            if arrays is not None and not all(all_finite(a) for a in arrays):
+                return f"the optimizer's {key}"
+        return None
 
     def _forward_backward(self, Xb, yb, loss_obj, l2, l1, backward=True):
         """Training-mode forward pass and, when the cost is finite and
@@ -577,7 +613,8 @@ class Sequential:
         for layer in self.layers:
             A = layer.forward(A, True)
         # in training mode the output layer stops at its logits (fused with the loss)
-        return losses.activate(A, self.output_layer.activation)
+        out = self.output_layer
+        return losses.activate(A, out.activation, out.negative_slope)
 
     def predict_proba(self, X):
         """Class probabilities: softmax rows (m, k) or sigmoid outputs (m, k)."""
@@ -691,6 +728,7 @@ class Sequential:
         if training is not None:
             if training["optimizer"] is not None:
                 self.optimizer.load_state_dict(training["optimizer"])
+                self.optimizer.owner = self.params.uid     # still this model's state
             self.epoch, self.step = training["epoch"], training["step"]
             self._shuffle_rng.bit_generator.state = training["shuffle_rng"]
             self._augment_rng.bit_generator.state = training["augment_rng"]

@@ -23,7 +23,7 @@ One buffer holds one dtype; a model mixing dtypes would hold one per dtype.
     ...                                          # backward writes into dW, db
     optimizer.step(buf)                          # one kernel call
 """
-import itertools
+import secrets
 from math import prod
 
 import numpy as np
@@ -31,7 +31,6 @@ import numpy as np
 __all__ = ["ParameterBuffer"]
 
 _ALIGN = 64   # bytes: the start of every flat buffer is cache-line aligned
-_UIDS = itertools.count(1)
 
 
 def _aligned_zeros(n, dtype):
@@ -67,8 +66,9 @@ class ParameterBuffer:
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"ParameterBuffer: dtype must be float32 or float64; got {self.dtype}")
         self.capacity = int(capacity)
-        # tells optimizers whose state they hold (one model's, never two)
-        self.uid = next(_UIDS)
+        # tells optimizers whose state they hold (one model's, never two);
+        # random, so that it stays unique across processes (pickled models)
+        self.uid = secrets.randbits(64)
         self.size = 0                      # scalars used so far
         self._params = _aligned_zeros(self.capacity, self.dtype)
         self._grads = _aligned_zeros(self.capacity, self.dtype)

@@ -52,6 +52,23 @@ def _create_temp(folder, mode, func):
     raise FileExistsError(f"{func}: no free temporary file name in {folder}")
 
 
+def check_writable(path, func="save"):
+    """The file ``atomic_write(path)`` replaces (a symlink resolved), after
+    checking that it can be created there: the folder exists and ``path`` is
+    not a folder.  Raises naming ``path`` (a failed temporary file would name
+    itself instead)."""
+    path = os.fspath(path)
+    target = os.path.realpath(path)
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        if os.path.exists(folder):
+            raise NotADirectoryError(f"{func}: cannot write {path}: {folder} is not a folder")
+        raise FileNotFoundError(f"{func}: cannot write {path}: the folder {folder} does not exist")
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"{func}: cannot write {path}: it is a folder")
+    return target
+
+
 def atomic_write(path, write, func="save"):
     """Call ``write(file)`` on a temporary file next to ``path``, then rename it
     over ``path``.  On any error the temporary file is removed and ``path`` is
@@ -62,15 +79,8 @@ def atomic_write(path, write, func="save"):
     link: the file it points to is replaced.  ``func`` names the caller in
     error messages."""
     path = os.fspath(path)
-    target = os.path.realpath(path)
+    target = check_writable(path, func)
     folder = os.path.dirname(target)
-    # checked first: mkstemp's error would name the temporary file, not the user's path
-    if not os.path.isdir(folder):
-        if os.path.exists(folder):
-            raise NotADirectoryError(f"{func}: cannot write {path}: {folder} is not a folder")
-        raise FileNotFoundError(f"{func}: cannot write {path}: the folder {folder} does not exist")
-    if os.path.isdir(target):
-        raise IsADirectoryError(f"{func}: cannot write {path}: it is a folder")
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
@@ -255,8 +265,15 @@ def load_model(path, model_cls, layer_from_config):
                 header["normalizer"],
                 _Entries(((k[len(prefix):], v) for k, v in arrays.items() if k.startswith(prefix)),
                          prefix))
-        model.epoch = int(header["epoch"])
-        model.step = int(header["step"])
+        for key in ("epoch", "step"):
+            value = header[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"the header's {key} must be an integer >= 0; got {value!r}")
+        model.epoch = header["epoch"]
+        model.step = header["step"]
+        if header["loss"] is not None:
+            from fastnn import losses
+            losses.get(header["loss"], model.output_layer.activation, "the header's loss")
         model.loss = header["loss"]
         model._shuffle_rng.bit_generator.state = header["shuffle_rng"]
         model._augment_rng.bit_generator.state = header["augment_rng"]

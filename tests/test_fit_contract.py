@@ -59,9 +59,10 @@ def assert_same_state(a, b):
 
 # ------------------------------------------------------------ divergence
 
-def test_overflowing_gradients_with_a_finite_cost_never_reach_the_weights():
+def test_overflowing_gradients_with_a_finite_cost_leave_no_nan_weights():
     # The cost is summed in double and stays finite (~1e56) while the float32
-    # gradients overflow: the step must not be applied all the same.
+    # gradients overflow, in the last (only) step of an epoch: the check at
+    # the end of the epoch rolls it back.
     rng = np.random.default_rng(0)
     X = rng.standard_normal((100, 3)).astype(np.float32)
     y = X @ np.float32([1, 2, 3]) * 1e3
@@ -109,6 +110,66 @@ def test_divergence_callbacks_do_not_see_the_rolled_back_epoch(tmp_path):
                   callbacks=[Record(), fn.ModelCheckpoint(tmp_path / "m.fnn")])
     assert seen == [] and not (tmp_path / "m.fnn").exists()
     assert model.epoch == 0
+
+
+def test_overflowing_running_statistics_are_a_divergence():
+    # Huge but finite weights: the cost stays finite (BatchNorm normalizes)
+    # while the batch variance overflows into running_var.
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((128, 10)) * 10).astype(np.float32)
+    y = rng.integers(0, 3, 128)
+    model = fn.Sequential([fn.Dense(8, "relu"), fn.BatchNorm(), fn.Dense(3, "softmax")],
+                          input_dim=10, seed=0)
+    ws = model.get_weights()
+    ws[0] = ws[0] * np.float32(1e19)
+    model.set_weights(ws)
+    before = state_of(model)
+    with pytest.warns(RuntimeWarning, match="running_var overflowed"):
+        h = model.fit(X, y, optimizer=fn.SGD(1e-3), epochs=2, batch_size=32, verbose=0)
+    assert "diverged" in h.stop_reason
+    for a, b in zip(state_of(model)["stats"], before["stats"]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_early_stopping_does_not_undo_a_rollback():
+    X, y = blobs(scale=10.0)
+    starts = {}
+
+    class Record(fn.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs):
+            starts[epoch] = state_of(self.model)
+
+    rate = fn.callbacks.LearningRateScheduler(lambda e: 1e-3 if e < 3 else 1e9)
+    stop = fn.EarlyStopping(monitor="loss", min_delta=1e9, patience=100, restore_best=True)
+    model = mlp(bn=True)
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        model.fit(X, y, optimizer=fn.Momentum(1e-3), epochs=6, batch_size=32, verbose=0,
+                  callbacks=[Record(), rate, stop])
+    assert model.epoch == 3 and stop.best_epoch == 0
+    after = state_of(model)
+    for key in ("weights", "stats"):
+        for a, b in zip(after[key], starts[3][key]):
+            np.testing.assert_array_equal(a, b)       # the start of the diverged epoch
+
+
+def test_a_rolled_back_optimizer_still_belongs_to_its_model():
+    X, y = blobs(scale=10.0)
+    model = mlp()
+    opt = fn.SGD(1e8)
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        model.fit(X, y, optimizer=opt, epochs=2, batch_size=32, verbose=0)
+    with pytest.raises(ValueError, match="already holds the state of another model"):
+        mlp(seed=1).fit(X, y, optimizer=opt, verbose=0)
+
+
+def test_batch_losses_of_a_rolled_back_epoch_are_dropped():
+    X, y = blobs(scale=10.0)
+    model = mlp()
+    model.fit(X, y, optimizer=fn.SGD(1e-3), epochs=1, batch_size=32, verbose=0)
+    model.optimizer.learning_rate = 1e8
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        h = model.fit(X, y, epochs=2, batch_size=32, verbose=0, record_batch_loss=True)
+    assert h.batch_loss == []
 
 
 # ------------------------------------------------------------ a rejected fit changes nothing
@@ -234,16 +295,39 @@ def test_an_optimizer_serves_one_model():
         mlp(seed=1).fit(X, y, optimizer=opt, epochs=3, verbose=0)
 
 
-def test_loaded_optimizer_state_of_another_layout_is_refused_up_front():
+@pytest.mark.parametrize("built", [True, False])
+def test_loaded_optimizer_state_of_another_layout_is_refused_up_front(built):
     X, y = blobs()
     big = fn.Sequential([fn.Dense(64, "relu"), fn.Dense(3, "softmax")], input_dim=10, seed=0)
     big.fit(X, y, optimizer=fn.Adam(1e-2), epochs=1, verbose=0)
     opt = fn.optim.from_state_dict(big.optimizer.state_dict())     # free copies
-    model = mlp()
+    model = mlp(input_dim=built)
     before = state_of(model)
     with pytest.raises(ValueError, match="belongs to parameters of shapes"):
         model.fit(X, y, optimizer=opt, epochs=1, verbose=0)
     assert_same_state(state_of(model), before)
+    assert (model.params is None) == (not built)
+
+
+def test_the_models_own_optimizer_is_checked_too(tmp_path):
+    X, y = blobs()
+    model = mlp()
+    model.fit(X, y, optimizer=fn.Adam(1e-2), epochs=1, verbose=0)
+    model.save(tmp_path / "m.fnn")
+    loaded = fn.load_model(tmp_path / "m.fnn")
+    mlp().fit(X, y, optimizer=loaded.optimizer, epochs=1, verbose=0)   # now that model's
+    with pytest.raises(ValueError, match="already holds the state of another model"):
+        loaded.fit(X, y, epochs=1, verbose=0)
+
+
+def test_checkpoint_through_a_symlink_into_a_missing_folder_fails_up_front(tmp_path):
+    link = tmp_path / "ckpt.fnn"
+    link.symlink_to(tmp_path / "gone" / "m.fnn")
+    X, y = blobs()
+    model = mlp()
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        model.fit(X, y, epochs=1, verbose=0, callbacks=[fn.ModelCheckpoint(link)])
+    assert model.epoch == 0
 
 
 def test_a_loaded_optimizer_may_resume_in_a_new_model(tmp_path):
@@ -268,6 +352,15 @@ def test_training_mode_call_applies_the_output_activation_once():
     model = mlp()
     expected = model.predict_proba(X)
     np.testing.assert_allclose(model.train()(X), expected, rtol=1e-6)
+    model.eval()
+
+
+def test_training_mode_call_of_a_leaky_relu_output_keeps_its_slope():
+    X, _ = blobs(m=20)
+    model = fn.Sequential([fn.Dense(16, "relu"), fn.Dense(2, "leaky_relu", negative_slope=0.3)],
+                          input_dim=10, seed=0)
+    expected = model.eval()(X)
+    np.testing.assert_allclose(model.train()(X), expected, rtol=1e-6, atol=1e-7)
     model.eval()
 
 

@@ -401,3 +401,15 @@ def test_rejected_call_changes_nothing(impl):
         impl.adam_step(w, g, v, s, 1, 0.1, beta2=1.0)
     for a, b in zip((w, g, v, s), before):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kernel", ["adam_step", "rmsprop_step"])
+def test_a_subnormal_eps_is_refused(impl, kernel, dtype):
+    # flushed to 0 in the compiled step, it would turn 0 / 0 into NaN where g = s = 0
+    tiny = np.finfo(dtype).tiny
+    w, g, v, s = (np.zeros(4, dtype) for _ in range(4))
+    args = (w, g, v, s, 1, 0.1) if kernel == "adam_step" else (w, g, s, 0.1)
+    with pytest.raises(ValueError, match="eps must be at least the smallest normal"):
+        getattr(impl, kernel)(*args, eps=tiny / 4)
+    getattr(impl, kernel)(*args, eps=tiny)
+    assert np.all(np.isfinite(w))

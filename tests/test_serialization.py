@@ -260,6 +260,12 @@ DAMAGE = {
     "missing optim": (drop("optim/s/0"), "the entry optim/s/0 is missing"),
     "missing header field": (set_header(lambda h: h.pop("epoch")),
                              "the header has no field 'epoch'"),
+    "negative epoch": (set_header(lambda h: h.update(epoch=-5)),
+                       "the header's epoch must be an integer >= 0; got -5"),
+    "float step": (set_header(lambda h: h.update(step=2.5)),
+                   "the header's step must be an integer >= 0"),
+    "unknown loss": (set_header(lambda h: h.update(loss="bogus")),
+                     "the header's loss: loss must be one of"),
 }
 
 
