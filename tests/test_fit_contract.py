@@ -309,12 +309,17 @@ def test_loaded_optimizer_state_of_another_layout_is_refused_up_front(built):
     assert (model.params is None) == (not built)
 
 
-def test_the_models_own_optimizer_is_checked_too(tmp_path):
+def _trained_and_loaded(path):
+    """(X, y, a model trained one epoch with Adam, its copy saved and loaded)."""
     X, y = blobs()
     model = mlp()
     model.fit(X, y, optimizer=fn.Adam(1e-2), epochs=1, verbose=0)
-    model.save(tmp_path / "m.fnn")
-    loaded = fn.load_model(tmp_path / "m.fnn")
+    model.save(path)
+    return X, y, model, fn.load_model(path)
+
+
+def test_the_models_own_optimizer_is_checked_too(tmp_path):
+    X, y, _, loaded = _trained_and_loaded(tmp_path / "m.fnn")
     mlp().fit(X, y, optimizer=loaded.optimizer, epochs=1, verbose=0)   # now that model's
     with pytest.raises(ValueError, match="already holds the state of another model"):
         loaded.fit(X, y, epochs=1, verbose=0)
@@ -331,11 +336,7 @@ def test_checkpoint_through_a_symlink_into_a_missing_folder_fails_up_front(tmp_p
 
 
 def test_a_loaded_optimizer_may_resume_in_a_new_model(tmp_path):
-    X, y = blobs()
-    model = mlp()
-    model.fit(X, y, optimizer=fn.Adam(1e-2), epochs=1, verbose=0)
-    model.save(tmp_path / "m.fnn")
-    loaded = fn.load_model(tmp_path / "m.fnn")
+    X, y, model, loaded = _trained_and_loaded(tmp_path / "m.fnn")
     clone = mlp()
     clone.set_weights(loaded.get_weights())
     # shuffle=False: the clone's shuffling starts afresh, the optimizer state does not
