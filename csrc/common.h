@@ -64,9 +64,7 @@ enum fnn_activation {
  * floats.  The same crossover was measured for the bandwidth-bound optimizer
  * steps (csrc/optim.h, bench/optim_crossover.c); the dense and loss passes
  * do more work per element, so it is a conservative choice for them. */
-#ifndef FNN_PARALLEL_MIN
 #define FNN_PARALLEL_MIN 32768
-#endif
 
 /* Upper bound on row blocks of a reduction (partials live on the stack). */
 #define FNN_MAX_BLOCKS 256

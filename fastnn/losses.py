@@ -41,12 +41,17 @@ class Loss:
             raise ValueError(f"{func}: X has {m} rows but y has {y.shape[0] if y.ndim else 0}")
         if not all_finite(y):
             raise ValueError(f"{func}: y contains NaN or Inf")
-        if y.dtype.kind == "f" and y.dtype.itemsize > np.dtype(dtype).itemsize:
+
+        def in_model_dtype(y):
+            # the one cast to the model's dtype; finite in float64 may overflow it
             with np.errstate(over="ignore"):
-                if not all_finite(y.astype(dtype)):
-                    raise ValueError(f"{func}: y holds values beyond the range of the model's "
-                                     f"{np.dtype(dtype).name} (largest magnitude "
-                                     f"{np.abs(y).max():g})")
+                cast = np.ascontiguousarray(y, dtype=dtype)
+            if not all_finite(cast):
+                raise ValueError(f"{func}: y holds values beyond the range of the model's "
+                                 f"{np.dtype(dtype).name} (largest magnitude "
+                                 f"{np.abs(y).max():g})")
+            return cast
+
         if self.name == "categorical_crossentropy":
             if y.ndim == 1:
                 labels = y
@@ -60,7 +65,7 @@ class Loss:
                 raise ValueError(f"{func}: one-hot y must have shape {(m, n_out)}; got {y.shape}")
             if y.min() < 0 or y.max() > 1:
                 raise ValueError(f"{func}: one-hot y must hold values in [0, 1]")
-            return np.ascontiguousarray(y, dtype=dtype)
+            return in_model_dtype(y)
         if y.ndim == 1 and n_out == 1:
             y = y.reshape(m, 1)
         if y.shape != (m, n_out):
@@ -69,7 +74,7 @@ class Loss:
         if self.name == "binary_crossentropy" and (y.min() < 0 or y.max() > 1):
             raise ValueError(f"{func}: binary targets y must be in [0, 1]; got values from "
                              f"{y.min()} to {y.max()}")
-        return np.ascontiguousarray(y, dtype=dtype)
+        return in_model_dtype(y)
 
     def correct(self, Z, y):
         """Number of correct predictions from the logits Z (classification)."""

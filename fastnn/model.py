@@ -270,7 +270,8 @@ class Sequential:
             (l1/m)|W|, gradients (l2/m) W and (l1/m) sign(W)); Dense weights only.
         validation_data : (X_dev, y_dev), evaluated after every epoch.
         callbacks : a Callback or a list of them; a TerminateOnNaN is always
-            active (a non-finite cost or gradient rolls the epoch back).
+            active (a non-finite cost, or non-finite weights, statistics or
+            optimizer state at the end of an epoch, roll that epoch back).
         verbose : 0 silent, 1 progress bar, 2 one line per epoch.
         record_batch_loss : keep the cost of every mini-batch in
             ``history.batch_loss``.
@@ -526,10 +527,13 @@ class Sequential:
         buf[...] = np.reshape(images, (k, -1))     # never into Xb: it may be a view of X
         return buf
 
-    def _dropout_seed(self, count, i, stream=0):
-        """A distinct 64-bit seed per (step or call, layer), from the model seed."""
-        return (self._dropout_base + count * 0x9E3779B97F4A7C15 + i * 0xBF58476D1CE4E5B9
-                + stream * 0x94D049BB133111EB) & _MASK64
+    def _seed_dropout(self, count, stream=0):
+        """Give every Dropout layer a distinct 64-bit seed for this ``count``
+        (training step, or training-mode call in stream 1), from the model seed."""
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Dropout):
+                layer.seed = (self._dropout_base + count * 0x9E3779B97F4A7C15
+                              + i * 0xBF58476D1CE4E5B9 + stream * 0x94D049BB133111EB) & _MASK64
 
     def _train_step(self, Xb, yb, loss_obj, l2, l1):
         """One forward, backward and update on a mini-batch; returns
@@ -538,9 +542,7 @@ class Sequential:
         stays finite make the weights non-finite: the next cost, or the check
         at the end of the epoch, sees it, and the epoch is rolled back.)"""
         self.step += 1
-        for i, layer in enumerate(self.layers):
-            if isinstance(layer, Dropout):
-                layer.seed = self._dropout_seed(self.step, i)
+        self._seed_dropout(self.step)
         data_loss, reg_loss, correct = self._forward_backward(Xb, yb, loss_obj, l2, l1)
         if math.isfinite(data_loss + reg_loss):
             self.optimizer.step(self.params)
@@ -603,12 +605,10 @@ class Sequential:
         X = self._check_X(X, "Sequential.__call__")
         if not self.training:
             return self._forward_eval(X, logits=False)
+        # a new mask every call (Monte-Carlo dropout), from a stream of seeds
+        # apart from the training steps'
         self._calls += 1
-        for i, layer in enumerate(self.layers):
-            if isinstance(layer, Dropout):
-                # a new mask every call (Monte-Carlo dropout), from a stream of
-                # seeds apart from the training steps'
-                layer.seed = self._dropout_seed(self._calls, i, stream=1)
+        self._seed_dropout(self._calls, stream=1)
         A = X
         for layer in self.layers:
             A = layer.forward(A, True)
@@ -713,10 +713,9 @@ class Sequential:
                 state[f"{layer.name}.{name}"] = np.array(arr, copy=True)
         training = None
         if training_state:
-            training = {"optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
-                        "epoch": self.epoch, "step": self.step,
-                        "shuffle_rng": self._shuffle_rng.bit_generator.state,
-                        "augment_rng": self._augment_rng.bit_generator.state}
+            training = self._training_counters()
+            training["optimizer"] = (None if self.optimizer is None
+                                     else self.optimizer.state_dict())
         return np.array(self.params.flat(), copy=True), state, training
 
     def _restore(self, snapshot):
@@ -729,9 +728,19 @@ class Sequential:
             if training["optimizer"] is not None:
                 self.optimizer.load_state_dict(training["optimizer"])
                 self.optimizer.owner = self.params.uid     # still this model's state
-            self.epoch, self.step = training["epoch"], training["step"]
-            self._shuffle_rng.bit_generator.state = training["shuffle_rng"]
-            self._augment_rng.bit_generator.state = training["augment_rng"]
+            self._set_training_counters(training)
+
+    def _training_counters(self):
+        """What training advances besides the arrays, JSON-ready: the epoch and
+        step counters and the RNG states (saved in the model file's header)."""
+        return {"epoch": self.epoch, "step": self.step,
+                "shuffle_rng": self._shuffle_rng.bit_generator.state,
+                "augment_rng": self._augment_rng.bit_generator.state}
+
+    def _set_training_counters(self, counters):
+        self.epoch, self.step = counters["epoch"], counters["step"]
+        self._shuffle_rng.bit_generator.state = counters["shuffle_rng"]
+        self._augment_rng.bit_generator.state = counters["augment_rng"]
 
     # ------------------------------------------------------------ saving
     def get_config(self):

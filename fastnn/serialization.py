@@ -133,9 +133,7 @@ def save_model(model, path):
             arrays[f"normalizer/{name}"] = value
     header = {
         "format": FORMAT, "version": VERSION, "model": model.get_config(),
-        "epoch": model.epoch, "step": model.step, "loss": model.loss,
-        "shuffle_rng": model._shuffle_rng.bit_generator.state,
-        "augment_rng": model._augment_rng.bit_generator.state,
+        **model._training_counters(), "loss": model.loss,
         "optimizer": optimizer, "normalizer": normalizer,
     }
     arrays[_HEADER] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
@@ -269,14 +267,11 @@ def load_model(path, model_cls, layer_from_config):
             value = header[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"the header's {key} must be an integer >= 0; got {value!r}")
-        model.epoch = header["epoch"]
-        model.step = header["step"]
         if header["loss"] is not None:
             from fastnn import losses
             losses.get(header["loss"], model.output_layer.activation, "the header's loss")
         model.loss = header["loss"]
-        model._shuffle_rng.bit_generator.state = header["shuffle_rng"]
-        model._augment_rng.bit_generator.state = header["augment_rng"]
+        model._set_training_counters(header)
     except KeyError as exc:
         raise ValueError(f"load_model: {path} is damaged or incomplete: the header has no "
                          f"field {exc}") from None
