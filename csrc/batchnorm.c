@@ -23,8 +23,8 @@
  * the loops are shaped for fewer instructions per element: four rows per
  * sweep of the columns, so per-column values are loaded once per four rows
  * and double accumulators touched once per four rows; sums of four terms in
- * REAL, then in double.  All steps of a pass share one OpenMP parallel
- * region.  Rows are cut into the fixed blocks of common.h: results depend on
+ * REAL, then in double.  Each sweep is one job of the pool; the per-column
+ * steps between sweeps (O(n)) run on the caller.  Rows are cut into the fixed blocks of common.h: results depend on
  * the thread count only.
  */
 #include <stdlib.h>
@@ -37,33 +37,30 @@ enum { FNN_BN_SUM, FNN_BN_SQDEV, FNN_BN_GRAD };
 #define FNN_IMPL "batchnorm_impl.h"
 #include "instantiate.h"
 
-int fnn_batchnorm_forward_train(int dtype, const void *Z, const void *gamma,
-                                const void *beta, void *Zt, void *mu,
-                                void *inv_std, void *running_mean,
-                                void *running_var, ptrdiff_t m, ptrdiff_t n,
-                                double eps, double momentum, int n_threads)
+int fnn_batchnorm_forward_train(const fnn_exec *ex, int dtype, const void *Z,
+                                const void *gamma, const void *beta, void *Zt, void *mu,
+                                void *inv_std, void *running_mean, void *running_var,
+                                ptrdiff_t m, ptrdiff_t n, double eps, double momentum)
 {
     if ((running_mean == NULL) != (running_var == NULL))
         return FNN_EINVAL;
-    return FNN_DISPATCH(dtype, fnn_batchnorm_forward_train, Z, gamma, beta, Zt,
-                        mu, inv_std, running_mean, running_var, m, n, eps,
-                        momentum, n_threads);
+    return FNN_DISPATCH(dtype, fnn_batchnorm_forward_train, ex, Z, gamma, beta, Zt, mu,
+                        inv_std, running_mean, running_var, m, n, eps, momentum);
 }
 
-int fnn_batchnorm_forward_eval(int dtype, const void *Z, const void *gamma,
-                               const void *beta, const void *running_mean,
-                               const void *running_var, void *Zt, ptrdiff_t m,
-                               ptrdiff_t n, double eps, int n_threads)
+int fnn_batchnorm_forward_eval(const fnn_exec *ex, int dtype, const void *Z,
+                               const void *gamma, const void *beta,
+                               const void *running_mean, const void *running_var, void *Zt,
+                               ptrdiff_t m, ptrdiff_t n, double eps)
 {
-    return FNN_DISPATCH(dtype, fnn_batchnorm_forward_eval, Z, gamma, beta,
-                        running_mean, running_var, Zt, m, n, eps, n_threads);
+    return FNN_DISPATCH(dtype, fnn_batchnorm_forward_eval, ex, Z, gamma, beta, running_mean,
+                        running_var, Zt, m, n, eps);
 }
 
-int fnn_batchnorm_backward(int dtype, const void *dZt, const void *Z,
-                           const void *gamma, const void *mu,
-                           const void *inv_std, void *dZ, void *dgamma,
-                           void *dbeta, ptrdiff_t m, ptrdiff_t n, int n_threads)
+int fnn_batchnorm_backward(const fnn_exec *ex, int dtype, const void *dZt, const void *Z,
+                           const void *gamma, const void *mu, const void *inv_std, void *dZ,
+                           void *dgamma, void *dbeta, ptrdiff_t m, ptrdiff_t n)
 {
-    return FNN_DISPATCH(dtype, fnn_batchnorm_backward, dZt, Z, gamma, mu,
-                        inv_std, dZ, dgamma, dbeta, m, n, n_threads);
+    return FNN_DISPATCH(dtype, fnn_batchnorm_backward, ex, dZt, Z, gamma, mu, inv_std, dZ,
+                        dgamma, dbeta, m, n);
 }

@@ -22,21 +22,20 @@
  * OUT mu (n,) batch mean; OUT inv_std (n,) = 1 / sqrt(var + eps), var biased;
  * IN/OUT running_mean, running_var (n,): both NULL, or both updated in place.
  * FNN_ENOMEM if the workspace cannot be allocated. */
-int fnn_batchnorm_forward_train(int dtype, const void *Z, const void *gamma,
-                                const void *beta, void *Zt, void *mu,
-                                void *inv_std, void *running_mean,
-                                void *running_var, ptrdiff_t m, ptrdiff_t n,
-                                double eps, double momentum, int n_threads);
+int fnn_batchnorm_forward_train(const fnn_exec *ex, int dtype, const void *Z,
+                                const void *gamma, const void *beta, void *Zt, void *mu,
+                                void *inv_std, void *running_mean, void *running_var,
+                                ptrdiff_t m, ptrdiff_t n, double eps, double momentum);
 
 /* Inference forward with the running statistics.
  * IN Z (m, n); IN gamma, beta, running_mean, running_var (n,);
  * OUT Zt (m, n), may be Z:
  * Zt = gamma * (Z - running_mean) / sqrt(running_var + eps) + beta.
  * FNN_ENOMEM if the workspace cannot be allocated. */
-int fnn_batchnorm_forward_eval(int dtype, const void *Z, const void *gamma,
-                               const void *beta, const void *running_mean,
-                               const void *running_var, void *Zt, ptrdiff_t m,
-                               ptrdiff_t n, double eps, int n_threads);
+int fnn_batchnorm_forward_eval(const fnn_exec *ex, int dtype, const void *Z,
+                               const void *gamma, const void *beta,
+                               const void *running_mean, const void *running_var, void *Zt,
+                               ptrdiff_t m, ptrdiff_t n, double eps);
 
 /* Backward of the training forward.
  * IN dZt (m, n); IN Z (m, n), gamma, mu, inv_std (n,) as the forward had
@@ -45,9 +44,8 @@ int fnn_batchnorm_forward_eval(int dtype, const void *Z, const void *gamma,
  * OUT dZ (m, n) = (gamma * inv_std / m) * (m * dZt - dbeta - z_norm * dgamma);
  * dZ may be dZt, and overlaps neither dZt (otherwise) nor Z.
  * FNN_ENOMEM if the workspace cannot be allocated. */
-int fnn_batchnorm_backward(int dtype, const void *dZt, const void *Z,
-                           const void *gamma, const void *mu,
-                           const void *inv_std, void *dZ, void *dgamma,
-                           void *dbeta, ptrdiff_t m, ptrdiff_t n, int n_threads);
+int fnn_batchnorm_backward(const fnn_exec *ex, int dtype, const void *dZt, const void *Z,
+                           const void *gamma, const void *mu, const void *inv_std, void *dZ,
+                           void *dgamma, void *dbeta, ptrdiff_t m, ptrdiff_t n);
 
 #endif

@@ -141,14 +141,47 @@ static inline void FNN_NAME(bn_affine_rows)(REAL *out, const REAL *x,
     }
 }
 
+/* One batch-norm call: its arrays, the per-block partial sums, and what the
+ * sweeps of each pass need. */
+typedef struct {
+    int kind;                   /* the bn_column_sums kind of the sums pass */
+    const REAL *X, *Y, *c;      /* bn_column_sums' inputs */
+    const REAL *zero;
+    double *part;               /* one stride of partials per block */
+    ptrdiff_t stride;
+    REAL *out;                  /* the affine sweep: out = (x - mu) s + c [+ a y] */
+    FNN_NAME(bn_coef) k;
+    REAL *scratch;              /* 3 rows per block */
+    ptrdiff_t m, n;
+} FNN_NAME(bn_job);
+
+static void FNN_NAME(bn_sums_block)(void *job_, int blk, int nb)
+{
+    const FNN_NAME(bn_job) *j = (const FNN_NAME(bn_job) *)job_;
+    ptrdiff_t lo, hi;
+    double *s1 = j->part + (size_t)blk * (size_t)j->stride;
+    fnn_block_rows(j->m, nb, blk, &lo, &hi);
+    FNN_NAME(bn_column_sums)(j->kind, j->X, j->Y, j->c, j->zero, lo, hi, j->n, s1,
+                             j->kind == FNN_BN_GRAD ? s1 + j->n : NULL);
+}
+
+static void FNN_NAME(bn_affine_block)(void *job_, int blk, int nb)
+{
+    const FNN_NAME(bn_job) *j = (const FNN_NAME(bn_job) *)job_;
+    ptrdiff_t lo, hi;
+    fnn_block_rows(j->m, nb, blk, &lo, &hi);
+    FNN_NAME(bn_affine_rows)(j->out, j->X, j->Y, j->k, j->scratch + (size_t)blk * 3 * j->n,
+                             lo, hi, j->n);
+}
+
 static int FNN_NAME(fnn_batchnorm_forward_train)(
-    const REAL *Z, const REAL *gamma, const REAL *beta, REAL *Zt, REAL *mu,
-    REAL *inv_std, REAL *rmean, REAL *rvar, ptrdiff_t m, ptrdiff_t n,
-    double eps, double momentum, int n_threads)
+    const fnn_exec *ex, const REAL *Z, const REAL *gamma, const REAL *beta, REAL *Zt,
+    REAL *mu, REAL *inv_std, REAL *rmean, REAL *rvar, ptrdiff_t m, ptrdiff_t n,
+    double eps, double momentum)
 {
     if (m < 2)
         return FNN_EINVAL;
-    const int nb = fnn_threads_for(m * n, n_threads);
+    const int nb = fnn_threads_for(m * n, ex->n_threads);
     /* per-block partial sums (n doubles each), the double means, then REAL
      * rows: zeros, gamma * inv_std, and 3 scratch rows per block */
     double *part = (double *)malloc(((size_t)nb + 1) * (size_t)n * sizeof(double)
@@ -159,101 +192,69 @@ static int FNN_NAME(fnn_batchnorm_forward_train)(
     REAL *zero = (REAL *)(mean + n);
     REAL *scale = zero + n;
     REAL *scratch = scale + n;
-    const FNN_NAME(bn_coef) k = {mu, scale, beta, NULL};
     const double inv_m = 1.0 / (double)m;
     const double unbias = (double)m / (double)(m - 1);
     for (ptrdiff_t j = 0; j < n; ++j)
         zero[j] = 0;
+    FNN_NAME(bn_job) job = {FNN_BN_SUM, Z, NULL, NULL, zero, part, n, Zt,
+                            {mu, scale, beta, NULL}, scratch, m, n};
 
-    /* One parallel region, five work-shared steps: the team starts once,
-     * and each step's implicit barrier hands its results to the next. */
-    FNN_PRAGMA(omp parallel num_threads(nb) if(nb > 1))
-    {
-        FNN_PRAGMA(omp for schedule(static))
-        for (int blk = 0; blk < nb; ++blk) {
-            ptrdiff_t lo, hi;
-            fnn_block_rows(m, nb, blk, &lo, &hi);
-            FNN_NAME(bn_column_sums)(FNN_BN_SUM, Z, NULL, NULL, zero, lo, hi,
-                                     n, part + (size_t)blk * n, NULL);
-        }
+    /* Three passes over the blocks; the per-column steps between them, O(n
+     * nb), run on the caller. */
+    fnn_parallel(ex, nb, FNN_NAME(bn_sums_block), &job);
+    for (ptrdiff_t j = 0; j < n; ++j) {
+        mean[j] = FNN_NAME(bn_combine)(part, nb, n, j) * inv_m;
+        mu[j] = (REAL)mean[j];
+    }
 
-        FNN_PRAGMA(omp for schedule(static))
-        for (ptrdiff_t j = 0; j < n; ++j) {
-            mean[j] = FNN_NAME(bn_combine)(part, nb, n, j) * inv_m;
-            mu[j] = (REAL)mean[j];
-        }
-
-        /* Squares of the deviations from mu itself (the textbook two-pass
-         * variance): no cancellation to lose digits to. */
-        FNN_PRAGMA(omp for schedule(static))
-        for (int blk = 0; blk < nb; ++blk) {
-            ptrdiff_t lo, hi;
-            fnn_block_rows(m, nb, blk, &lo, &hi);
-            FNN_NAME(bn_column_sums)(FNN_BN_SQDEV, Z, NULL, mu, zero, lo, hi,
-                                     n, part + (size_t)blk * n, NULL);
-        }
-
-        FNN_PRAGMA(omp for schedule(static))
-        for (ptrdiff_t j = 0; j < n; ++j) {
-            /* sum (z - mu)^2 = m var + m (mean - mu)^2: mu is mean rounded */
-            const double off = mean[j] - (double)mu[j];
-            double var = FNN_NAME(bn_combine)(part, nb, n, j) * inv_m - off * off;
-            if (var < 0.0)
-                var = 0.0;
-            const double is = 1.0 / sqrt(var + eps);
-            inv_std[j] = (REAL)is;
-            scale[j] = (REAL)((double)gamma[j] * is);
-            if (rmean) {
-                rmean[j] = (REAL)(momentum * (double)rmean[j]
-                                  + (1.0 - momentum) * mean[j]);
-                rvar[j] = (REAL)(momentum * (double)rvar[j]
-                                 + (1.0 - momentum) * var * unbias);
-            }
-        }
-
-        FNN_PRAGMA(omp for schedule(static))
-        for (int blk = 0; blk < nb; ++blk) {
-            ptrdiff_t lo, hi;
-            fnn_block_rows(m, nb, blk, &lo, &hi);
-            FNN_NAME(bn_affine_rows)(Zt, Z, NULL, k, scratch + (size_t)blk * 3 * n,
-                                     lo, hi, n);
+    /* Squares of the deviations from mu itself (the textbook two-pass
+     * variance): no cancellation to lose digits to. */
+    job.kind = FNN_BN_SQDEV;
+    job.c = mu;
+    fnn_parallel(ex, nb, FNN_NAME(bn_sums_block), &job);
+    for (ptrdiff_t j = 0; j < n; ++j) {
+        /* sum (z - mu)^2 = m var + m (mean - mu)^2: mu is mean rounded */
+        const double off = mean[j] - (double)mu[j];
+        double var = FNN_NAME(bn_combine)(part, nb, n, j) * inv_m - off * off;
+        if (var < 0.0)
+            var = 0.0;
+        const double is = 1.0 / sqrt(var + eps);
+        inv_std[j] = (REAL)is;
+        scale[j] = (REAL)((double)gamma[j] * is);
+        if (rmean) {
+            rmean[j] = (REAL)(momentum * (double)rmean[j] + (1.0 - momentum) * mean[j]);
+            rvar[j] = (REAL)(momentum * (double)rvar[j] + (1.0 - momentum) * var * unbias);
         }
     }
+
+    fnn_parallel(ex, nb, FNN_NAME(bn_affine_block), &job);
     free(part);
     return FNN_OK;
 }
 
 static int FNN_NAME(fnn_batchnorm_forward_eval)(
-    const REAL *Z, const REAL *gamma, const REAL *beta, const REAL *rmean,
-    const REAL *rvar, REAL *Zt, ptrdiff_t m, ptrdiff_t n, double eps,
-    int n_threads)
+    const fnn_exec *ex, const REAL *Z, const REAL *gamma, const REAL *beta,
+    const REAL *rmean, const REAL *rvar, REAL *Zt, ptrdiff_t m, ptrdiff_t n, double eps)
 {
-    const int nb = fnn_threads_for(m * n, n_threads);
+    const int nb = fnn_threads_for(m * n, ex->n_threads);
     /* gamma / sqrt(running_var + eps), then 3 scratch rows per block */
     REAL *scale = (REAL *)malloc((1 + 3 * (size_t)nb) * (size_t)n * sizeof(REAL));
     if (!scale)
         return FNN_ENOMEM;
-    REAL *scratch = scale + n;
-    const FNN_NAME(bn_coef) k = {rmean, scale, beta, NULL};
     for (ptrdiff_t j = 0; j < n; ++j)
         scale[j] = (REAL)((double)gamma[j] / sqrt((double)rvar[j] + eps));
-    FNN_PRAGMA(omp parallel for schedule(static) num_threads(nb) if(nb > 1))
-    for (int blk = 0; blk < nb; ++blk) {
-        ptrdiff_t lo, hi;
-        fnn_block_rows(m, nb, blk, &lo, &hi);
-        FNN_NAME(bn_affine_rows)(Zt, Z, NULL, k, scratch + (size_t)blk * 3 * n,
-                                 lo, hi, n);
-    }
+    FNN_NAME(bn_job) job = {FNN_BN_SUM, Z, NULL, NULL, NULL, NULL, 0, Zt,
+                            {rmean, scale, beta, NULL}, scale + n, m, n};
+    fnn_parallel(ex, nb, FNN_NAME(bn_affine_block), &job);
     free(scale);
     return FNN_OK;
 }
 
 static int FNN_NAME(fnn_batchnorm_backward)(
-    const REAL *dZt, const REAL *Z, const REAL *gamma, const REAL *mu,
-    const REAL *inv_std, REAL *dZ, REAL *dgamma, REAL *dbeta, ptrdiff_t m,
-    ptrdiff_t n, int n_threads)
+    const fnn_exec *ex, const REAL *dZt, const REAL *Z, const REAL *gamma, const REAL *mu,
+    const REAL *inv_std, REAL *dZ, REAL *dgamma, REAL *dbeta, ptrdiff_t m, ptrdiff_t n)
 {
-    const int nb = fnn_threads_for(m * n, n_threads);
+    const int nb = fnn_threads_for(m * n, ex->n_threads);
     /* per-block partial sums (2 n doubles each), then REAL rows: zeros, the
      * coefficients of dZ = a dZt + (Z - mu) s + c with a = gamma inv_std,
      * s = -a inv_std dgamma / m, c = -a dbeta / m, and 3 scratch rows per
@@ -264,45 +265,26 @@ static int FNN_NAME(fnn_batchnorm_backward)(
         return FNN_ENOMEM;
     REAL *zero = (REAL *)(part + (size_t)nb * 2 * (size_t)n);
     REAL *ca = zero + n, *cs = ca + n, *cc = cs + n, *scratch = cc + n;
-    const FNN_NAME(bn_coef) k = {mu, cs, cc, ca};
     const double inv_m = 1.0 / (double)m;
     for (ptrdiff_t j = 0; j < n; ++j)
         zero[j] = 0;
+    FNN_NAME(bn_job) job = {FNN_BN_GRAD, Z, dZt, mu, zero, part, 2 * n, dZ,
+                            {mu, cs, cc, ca}, scratch, m, n};
 
-    FNN_PRAGMA(omp parallel num_threads(nb) if(nb > 1))
-    {
-        FNN_PRAGMA(omp for schedule(static))
-        for (int blk = 0; blk < nb; ++blk) {
-            ptrdiff_t lo, hi;
-            fnn_block_rows(m, nb, blk, &lo, &hi);
-            double *s1 = part + (size_t)blk * 2 * n;
-            FNN_NAME(bn_column_sums)(FNN_BN_GRAD, Z, dZt, mu, zero, lo, hi, n,
-                                     s1, s1 + n);
-        }
-
-        FNN_PRAGMA(omp for schedule(static))
-        for (ptrdiff_t j = 0; j < n; ++j) {
-            const double is = (double)inv_std[j];
-            const double db = FNN_NAME(bn_combine)(part, nb, 2 * n, j);
-            /* sum dZt * z_norm, z_norm = (z - mu) * inv_std */
-            const double dg = FNN_NAME(bn_combine)(part + n, nb, 2 * n, j) * is;
-            const double a = (double)gamma[j] * is;
-            dbeta[j] = (REAL)db;
-            dgamma[j] = (REAL)dg;
-            ca[j] = (REAL)a;
-            cs[j] = (REAL)(-a * is * dg * inv_m);
-            cc[j] = (REAL)(-a * db * inv_m);
-        }
-
-        FNN_PRAGMA(omp for schedule(static))
-        for (int blk = 0; blk < nb; ++blk) {
-            ptrdiff_t lo, hi;
-            fnn_block_rows(m, nb, blk, &lo, &hi);
-            FNN_NAME(bn_affine_rows)(dZ, Z, dZt, k, scratch + (size_t)blk * 3 * n,
-                                     lo, hi, n);
-        }
+    fnn_parallel(ex, nb, FNN_NAME(bn_sums_block), &job);
+    for (ptrdiff_t j = 0; j < n; ++j) {
+        const double is = (double)inv_std[j];
+        const double db = FNN_NAME(bn_combine)(part, nb, 2 * n, j);
+        /* sum dZt * z_norm, z_norm = (z - mu) * inv_std */
+        const double dg = FNN_NAME(bn_combine)(part + n, nb, 2 * n, j) * is;
+        const double a = (double)gamma[j] * is;
+        dbeta[j] = (REAL)db;
+        dgamma[j] = (REAL)dg;
+        ca[j] = (REAL)a;
+        cs[j] = (REAL)(-a * is * dg * inv_m);
+        cc[j] = (REAL)(-a * db * inv_m);
     }
+    fnn_parallel(ex, nb, FNN_NAME(bn_affine_block), &job);
     free(part);
     return FNN_OK;
 }
-

@@ -4,9 +4,10 @@
  *   turns a non-zero status into a Python exception.  Inputs are validated in
  *   Python before the call, so FNN_EINVAL is a last line of defence (for
  *   example a label out of range), never the normal path.
- * - Threads: every kernel takes n_threads explicitly.  Work below
- *   FNN_PARALLEL_MIN elements runs on one thread, because starting a parallel
- *   region costs more than the loop itself there.
+ * - Threads: every kernel takes an execution context (fnn_exec): the thread
+ *   count, the pool that runs parallel blocks (pool.h) and the GEMM provider
+ *   (gemm.h).  Work below FNN_PARALLEL_MIN elements runs on one thread,
+ *   because handing out blocks costs more than the loop itself there.
  * - Reductions are computed in fixed row blocks (one per requested thread)
  *   and combined in block order, so a result depends on the thread count but
  *   never on scheduling: same inputs and thread count, same bits.
@@ -18,14 +19,6 @@
 #define FASTNN_COMMON_H
 
 #include <stddef.h>
-
-#ifdef FASTNN_OPENMP
-#include <omp.h>
-#define FNN_PRAGMA(x) _Pragma(#x)
-#else
-#define FNN_PRAGMA(x)
-
-#endif
 
 enum fnn_status {
     FNN_OK = 0,
@@ -59,6 +52,34 @@ enum fnn_activation {
     FNN_SOFTMAX = 5
 };
 
+/* One unit of parallel work: block `block` of `n_blocks` (pool.h). */
+typedef void (*fnn_block_fn)(void *ctx, int block, int n_blocks);
+
+struct fnn_blas;
+
+/* What a kernel runs on.  The pool and the BLAS live in one extension module
+ * (fastnn/_runtime.pyx), which hands this context to every kernel call, so
+ * all of fastnn's kernels share one set of threads whatever module they were
+ * compiled into. */
+typedef struct fnn_exec {
+    int n_threads;          /* blocks a parallel pass is cut into, at most */
+    /* fnn_pool_run, or NULL: every block on the caller */
+    void (*run)(int n_threads, int n_blocks, fnn_block_fn fn, void *ctx);
+    const struct fnn_blas *blas;   /* the GEMM provider (gemm.h) */
+} fnn_exec;
+
+/* Runs fn on blocks [0, n_blocks), in the pool when there is more than one. */
+static inline void fnn_parallel(const fnn_exec *ex, int n_blocks, fnn_block_fn fn,
+                                void *ctx)
+{
+    if (n_blocks > 1 && ex->n_threads > 1 && ex->run) {
+        ex->run(ex->n_threads, n_blocks, fn, ctx);
+        return;
+    }
+    for (int b = 0; b < n_blocks; ++b)
+        fn(ctx, b, n_blocks);
+}
+
 /* Below this many elements a pass runs on one thread: starting a parallel
  * region costs a few microseconds, as much as a one-pass loop over ~32K
  * floats.  The same crossover was measured for the bandwidth-bound optimizer
@@ -85,31 +106,64 @@ static inline void fnn_block_rows(ptrdiff_t m, int n_blocks, int blk,
     *hi = *lo + base + (blk < extra ? 1 : 0);
 }
 
-/* result = the sum over i in [0, n) of what the body (the variadic part, a
- * statement list that may contain commas) adds to the double `acc`.  The
- * iterations run in the fixed blocks of fnn_block_rows, in parallel when
- * `work` elements are enough, and the block sums are added in block order,
- * so the result is the same for a given thread count. */
-#define FNN_BLOCKED_SUM(result, work, n, n_threads, i, acc, ...)               \
-    do {                                                                        \
-        const int fnn_nb_ = fnn_threads_for((work), (n_threads));              \
-        double fnn_partial_[FNN_MAX_BLOCKS];                                    \
-        FNN_PRAGMA(omp parallel for schedule(static) num_threads(fnn_nb_)      \
-                   if(fnn_nb_ > 1))                                             \
-        for (int fnn_blk_ = 0; fnn_blk_ < fnn_nb_; ++fnn_blk_) {               \
-            ptrdiff_t fnn_lo_, fnn_hi_;                                         \
-            double acc = 0.0;                                                   \
-            fnn_block_rows((n), fnn_nb_, fnn_blk_, &fnn_lo_, &fnn_hi_);         \
-            for (ptrdiff_t i = fnn_lo_; i < fnn_hi_; ++i) {                    \
-                __VA_ARGS__                                                     \
-            }                                                                   \
-            fnn_partial_[fnn_blk_] = acc;                                       \
-        }                                                                       \
-        double fnn_total_ = 0.0;                                                \
-        for (int fnn_blk_ = 0; fnn_blk_ < fnn_nb_; ++fnn_blk_)                 \
-            fnn_total_ += fnn_partial_[fnn_blk_];                               \
-        (result) = fnn_total_;                                                  \
-    } while (0)
+/* The sum over [0, n) of fn(ctx, lo, hi), each call summing its range
+ * [lo, hi) into a double: the ranges are the fixed blocks of fnn_block_rows,
+ * run in parallel when `work` elements are enough, and their sums are added
+ * in block order, so the result is the same for a given thread count. */
+typedef double (*fnn_range_sum_fn)(void *ctx, ptrdiff_t lo, ptrdiff_t hi);
+
+typedef struct {
+    fnn_range_sum_fn fn;
+    void *ctx;
+    ptrdiff_t n;
+    double partial[FNN_MAX_BLOCKS];
+} fnn_blocked_sum_job;
+
+static void fnn_blocked_sum_block(void *job_, int blk, int nb)
+{
+    fnn_blocked_sum_job *job = (fnn_blocked_sum_job *)job_;
+    ptrdiff_t lo, hi;
+    fnn_block_rows(job->n, nb, blk, &lo, &hi);
+    job->partial[blk] = job->fn(job->ctx, lo, hi);
+}
+
+static inline double fnn_blocked_sum(const fnn_exec *ex, ptrdiff_t work, ptrdiff_t n,
+                                     fnn_range_sum_fn fn, void *ctx)
+{
+    fnn_blocked_sum_job job;
+    const int nb = fnn_threads_for(work, ex->n_threads);
+    job.fn = fn;
+    job.ctx = ctx;
+    job.n = n;
+    fnn_parallel(ex, nb, fnn_blocked_sum_block, &job);
+    double total = 0.0;
+    for (int blk = 0; blk < nb; ++blk)
+        total += job.partial[blk];
+    return total;
+}
+
+/* Streaming loops that the baseline x86-64 build (SSE2) leaves 2-4x short
+ * of the memory's speed are also compiled for AVX2 and AVX-512 with GCC or
+ * clang on ELF platforms, and the loader picks the best version for the CPU
+ * once (target_clones).  The results are identical in every version: +, *,
+ * sqrt and division are correctly rounded and -std=c99 keeps floating-point
+ * contraction (FMA) off.  -DFNN_NO_CLONES disables it. */
+#if !defined(FNN_NO_CLONES) && defined(__ELF__) && defined(__x86_64__) \
+    && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define FNN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef FNN_CLONES
+#define FNN_CLONES
+#endif
+
+/* C99 restrict; MSVC's C compiler spells it __restrict. */
+#if defined(_MSC_VER)
+#define FNN_RESTRICT __restrict
+#else
+#define FNN_RESTRICT restrict
+#endif
 
 /* Subnormal numbers (below 1.2e-38 in float32, 2.2e-308 in float64) cost a
  * microcode assist of ~100 cycles per operation on x86 CPUs.  Geometric
@@ -156,25 +210,5 @@ static inline fnn_fpmode fnn_flush_subnormals_begin(void) { return 0; }
 static inline void fnn_flush_subnormals_end(fnn_fpmode old) { (void)old; }
 #endif
 
-/* 1 when the kernels were built with OpenMP. */
-static inline int fnn_openmp_enabled(void)
-{
-#ifdef FASTNN_OPENMP
-    return 1;
-#else
-    return 0;
-#endif
-}
-
-/* OpenMP's default team size (OMP_NUM_THREADS, else the usable cores); 1 in a
- * serial build. */
-static inline int fnn_default_threads(void)
-{
-#ifdef FASTNN_OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
 
 #endif

@@ -1,9 +1,14 @@
-/* Design: one fused pass around each GEMM of a dense layer.
+/* Design: one fused pass around each GEMM of a dense layer, by row blocks.
  *
- * Forward: BLAS writes A_prev @ W into Z; one pass then adds the bias, keeps
- * z (training) and writes g(z), reading and writing each element once.
- * Backward: one pass computes dZ = dA * g'(Z) and accumulates the column sums
- * db in the same sweep, so dZ is not read again for the bias gradient.
+ * Forward: each block of rows makes its part of A_prev @ W with the BLAS,
+ * then adds the bias, keeps z (training) and writes g(z) while those rows
+ * are in cache.  Backward: each block of rows computes dZ = dA * g'(Z), its
+ * column sums (db, combined in block order) and its rows of
+ * dA_prev = dZ @ W.T; then each block of W's rows makes its rows of
+ * dW = A_prev.T @ dZ and adds the L2 term.  The blocks are the pool's
+ * (pool.h), and the BLAS runs single-threaded in each (blas.h): one set of
+ * threads for the GEMMs and the passes, measured faster than a threaded BLAS
+ * around serial passes (bench/README.md).
  * The body is written once in dense_impl.h and instantiated for float and
  * double below.
  */
@@ -14,24 +19,33 @@
 #define FNN_IMPL "dense_impl.h"
 #include "instantiate.h"
 
-int fnn_dense_activation_forward(int dtype, void *Z, const void *b, void *A,
-                                 ptrdiff_t m, ptrdiff_t n, int activation,
-                                 double slope, int n_threads)
+int fnn_dense_forward(const fnn_exec *ex, int dtype, const void *A_prev, const void *W,
+                      const void *b, void *Z, void *A, ptrdiff_t m, ptrdiff_t k,
+                      ptrdiff_t n, int activation, double slope)
 {
-    return FNN_DISPATCH(dtype, fnn_dense_activation_forward, Z, b, A, m, n,
-                        activation, slope, n_threads);
+    return FNN_DISPATCH(dtype, fnn_dense_forward, ex, A_prev, W, b, Z, A, m, k, n,
+                        activation, slope);
 }
 
-int fnn_dense_activation_backward(int dtype, const void *dA, const void *Z,
-                                  void *dZ, void *db, ptrdiff_t m, ptrdiff_t n,
-                                  int activation, double slope, int n_threads)
+int fnn_dense_backward(const fnn_exec *ex, int dtype, const void *dA, const void *Z,
+                       const void *A_prev, const void *W, void *dZ, void *dA_prev,
+                       void *dW, void *db, ptrdiff_t m, ptrdiff_t k, ptrdiff_t n,
+                       int activation, double slope, double l2_scale)
 {
-    return FNN_DISPATCH(dtype, fnn_dense_activation_backward, dA, Z, dZ, db, m,
-                        n, activation, slope, n_threads);
+    return FNN_DISPATCH(dtype, fnn_dense_backward, ex, dA, Z, A_prev, W, dZ, dA_prev, dW,
+                        db, m, k, n, activation, slope, l2_scale);
 }
 
-int fnn_add_scaled(int dtype, void *y, const void *x, double alpha,
-                   ptrdiff_t n, int n_threads)
+int fnn_activation_forward(const fnn_exec *ex, int dtype, void *Z, void *A, ptrdiff_t m,
+                           ptrdiff_t n, int activation, double slope)
 {
-    return FNN_DISPATCH(dtype, fnn_add_scaled, y, x, alpha, n, n_threads);
+    return FNN_DISPATCH(dtype, fnn_activation_forward, ex, Z, A, m, n, activation, slope);
+}
+
+int fnn_activation_backward(const fnn_exec *ex, int dtype, const void *dA, const void *Z,
+                            void *dZ, ptrdiff_t m, ptrdiff_t n, int activation,
+                            double slope)
+{
+    return FNN_DISPATCH(dtype, fnn_activation_backward, ex, dA, Z, dZ, m, n, activation,
+                        slope);
 }

@@ -42,18 +42,16 @@ static inline uint32_t fnn_dropout_umax(double keep_prob)
 #define FNN_IMPL "dropout_impl.h"
 #include "instantiate.h"
 
-int fnn_dropout_forward(int dtype, const void *A, void *A_out, uint8_t *mask,
-                        ptrdiff_t size, double keep_prob, uint64_t seed,
-                        int n_threads)
+int fnn_dropout_forward(const fnn_exec *ex, int dtype, const void *A, void *A_out,
+                        uint8_t *mask, ptrdiff_t size, double keep_prob, uint64_t seed)
 {
-    return FNN_DISPATCH(dtype, fnn_dropout_forward, A, A_out, mask, size,
-                        keep_prob, seed, n_threads);
+    return FNN_DISPATCH(dtype, fnn_dropout_forward, ex, A, A_out, mask, size, keep_prob,
+                        seed);
 }
 
-int fnn_dropout_backward(int dtype, const void *dA, const uint8_t *mask,
-                         void *dA_prev, ptrdiff_t size, double keep_prob,
-                         int n_threads)
+int fnn_dropout_backward(const fnn_exec *ex, int dtype, const void *dA, const uint8_t *mask,
+                         void *dA_prev, ptrdiff_t size, double keep_prob)
 {
-    return FNN_DISPATCH(dtype, fnn_dropout_backward, dA, mask, dA_prev, size,
-                        keep_prob, n_threads);
+    return FNN_DISPATCH(dtype, fnn_dropout_backward, ex, dA, mask, dA_prev, size,
+                        keep_prob);
 }

@@ -15,14 +15,12 @@
 /* IN A (size); OUT A_out (size), may be A; OUT mask (size).
  * keep_prob in (0, 1] (else FNN_EINVAL):
  * mask_e = [u_e < keep_prob], A_out = A * mask / keep_prob. */
-int fnn_dropout_forward(int dtype, const void *A, void *A_out, uint8_t *mask,
-                        ptrdiff_t size, double keep_prob, uint64_t seed,
-                        int n_threads);
+int fnn_dropout_forward(const fnn_exec *ex, int dtype, const void *A, void *A_out,
+                        uint8_t *mask, ptrdiff_t size, double keep_prob, uint64_t seed);
 
 /* IN dA (size), mask (size, non-zero = kept); OUT dA_prev (size), may be dA.
  * dA_prev = dA * mask / keep_prob, keep_prob in (0, 1] (else FNN_EINVAL). */
-int fnn_dropout_backward(int dtype, const void *dA, const uint8_t *mask,
-                         void *dA_prev, ptrdiff_t size, double keep_prob,
-                         int n_threads);
+int fnn_dropout_backward(const fnn_exec *ex, int dtype, const void *dA, const uint8_t *mask,
+                         void *dA_prev, ptrdiff_t size, double keep_prob);
 
 #endif

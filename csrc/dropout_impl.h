@@ -38,59 +38,72 @@ static inline void FNN_NAME(dropout_apply_any)(REAL *out, const REAL *a,
         FNN_NAME(dropout_apply)(out, a, u, umax, mask_in, mask_out, scale, len);
 }
 
-static int FNN_NAME(fnn_dropout_forward)(const REAL *A, REAL *A_out,
-                                         uint8_t *mask, ptrdiff_t size,
-                                         double keep_prob, uint64_t seed,
-                                         int n_threads)
-{
-    if (!(keep_prob > 0.0 && keep_prob <= 1.0))
-        return FNN_EINVAL;
-    const int nb = fnn_threads_for(size, n_threads);
-    const ptrdiff_t n_words = (size + 1) / 2;
-    const uint32_t umax = fnn_dropout_umax(keep_prob);
-    const REAL scale = (REAL)(1.0 / keep_prob);
-    const uint64_t key = fnn_mix64(seed);
+typedef struct {
+    const REAL *A;
+    REAL *A_out;
+    uint8_t *mask_out;
+    const uint8_t *mask_in;
+    ptrdiff_t size;
+    uint32_t umax;
+    REAL scale;
+    uint64_t key;
+} FNN_NAME(dropout_job);
 
-    FNN_PRAGMA(omp parallel for schedule(static) num_threads(nb) if(nb > 1))
-    for (int blk = 0; blk < nb; ++blk) {
-        ptrdiff_t lo, hi;
-        uint32_t u[2 * FNN_DROPOUT_CHUNK];
-        fnn_block_rows(n_words, nb, blk, &lo, &hi);
-        for (ptrdiff_t w0 = lo; w0 < hi; w0 += FNN_DROPOUT_CHUNK) {
-            const ptrdiff_t w1 = hi - w0 < FNN_DROPOUT_CHUNK ? hi : w0 + FNN_DROPOUT_CHUNK;
-            /* Scalar 64-bit hashing into a small buffer, then a vectorisable
-             * pass over the elements. */
-            uint64_t state = key + (uint64_t)(w0 + 1) * FNN_GOLDEN_GAMMA;
-            for (ptrdiff_t w = 0; w < w1 - w0; ++w, state += FNN_GOLDEN_GAMMA) {
-                const uint64_t h = fnn_mix64(state);
-                u[2 * w] = (uint32_t)h;
-                u[2 * w + 1] = (uint32_t)(h >> 32);
-            }
-            const ptrdiff_t e0 = 2 * w0;
-            const ptrdiff_t e1 = 2 * w1 < size ? 2 * w1 : size;
-            FNN_NAME(dropout_apply_any)(A_out + e0, A + e0, u, umax, NULL,
-                                        mask + e0, scale, e1 - e0);
+/* Forward, block `blk` of the 64-bit words (two elements each). */
+static void FNN_NAME(dropout_forward_block)(void *job_, int blk, int nb)
+{
+    const FNN_NAME(dropout_job) *j = (const FNN_NAME(dropout_job) *)job_;
+    const ptrdiff_t n_words = (j->size + 1) / 2;
+    ptrdiff_t lo, hi;
+    uint32_t u[2 * FNN_DROPOUT_CHUNK];
+    fnn_block_rows(n_words, nb, blk, &lo, &hi);
+    for (ptrdiff_t w0 = lo; w0 < hi; w0 += FNN_DROPOUT_CHUNK) {
+        const ptrdiff_t w1 = hi - w0 < FNN_DROPOUT_CHUNK ? hi : w0 + FNN_DROPOUT_CHUNK;
+        /* Scalar 64-bit hashing into a small buffer, then a vectorisable
+         * pass over the elements. */
+        uint64_t state = j->key + (uint64_t)(w0 + 1) * FNN_GOLDEN_GAMMA;
+        for (ptrdiff_t w = 0; w < w1 - w0; ++w, state += FNN_GOLDEN_GAMMA) {
+            const uint64_t h = fnn_mix64(state);
+            u[2 * w] = (uint32_t)h;
+            u[2 * w + 1] = (uint32_t)(h >> 32);
         }
+        const ptrdiff_t e0 = 2 * w0;
+        const ptrdiff_t e1 = 2 * w1 < j->size ? 2 * w1 : j->size;
+        FNN_NAME(dropout_apply_any)(j->A_out + e0, j->A + e0, u, j->umax, NULL,
+                                    j->mask_out + e0, j->scale, e1 - e0);
     }
-    return FNN_OK;
 }
 
-static int FNN_NAME(fnn_dropout_backward)(const REAL *dA, const uint8_t *mask,
-                                          REAL *dA_prev, ptrdiff_t size,
-                                          double keep_prob, int n_threads)
+static int FNN_NAME(fnn_dropout_forward)(const fnn_exec *ex, const REAL *A, REAL *A_out,
+                                         uint8_t *mask, ptrdiff_t size,
+                                         double keep_prob, uint64_t seed)
 {
     if (!(keep_prob > 0.0 && keep_prob <= 1.0))
         return FNN_EINVAL;
-    const int nb = fnn_threads_for(size, n_threads);
-    const REAL scale = (REAL)(1.0 / keep_prob);
-
-    FNN_PRAGMA(omp parallel for schedule(static) num_threads(nb) if(nb > 1))
-    for (int blk = 0; blk < nb; ++blk) {
-        ptrdiff_t lo, hi;
-        fnn_block_rows(size, nb, blk, &lo, &hi);
-        FNN_NAME(dropout_apply_any)(dA_prev + lo, dA + lo, NULL, 0, mask + lo,
-                                    NULL, scale, hi - lo);
-    }
+    FNN_NAME(dropout_job) j = {A, A_out, mask, NULL, size, fnn_dropout_umax(keep_prob),
+                               (REAL)(1.0 / keep_prob), fnn_mix64(seed)};
+    fnn_parallel(ex, fnn_threads_for(size, ex->n_threads), FNN_NAME(dropout_forward_block),
+                 &j);
     return FNN_OK;
 }
 
+static void FNN_NAME(dropout_backward_block)(void *job_, int blk, int nb)
+{
+    const FNN_NAME(dropout_job) *j = (const FNN_NAME(dropout_job) *)job_;
+    ptrdiff_t lo, hi;
+    fnn_block_rows(j->size, nb, blk, &lo, &hi);
+    FNN_NAME(dropout_apply_any)(j->A_out + lo, j->A + lo, NULL, 0, j->mask_in + lo, NULL,
+                                j->scale, hi - lo);
+}
+
+static int FNN_NAME(fnn_dropout_backward)(const fnn_exec *ex, const REAL *dA,
+                                          const uint8_t *mask, REAL *dA_prev,
+                                          ptrdiff_t size, double keep_prob)
+{
+    if (!(keep_prob > 0.0 && keep_prob <= 1.0))
+        return FNN_EINVAL;
+    FNN_NAME(dropout_job) j = {dA, dA_prev, NULL, mask, size, 0, (REAL)(1.0 / keep_prob), 0};
+    fnn_parallel(ex, fnn_threads_for(size, ex->n_threads), FNN_NAME(dropout_backward_block),
+                 &j);
+    return FNN_OK;
+}

@@ -8,6 +8,9 @@
  * - sigmoid + binary cross-entropy: loss = max(z, 0) - z*y + log1p(exp(-|z|)),
  *   finite for every finite z; gradient (sigmoid(z) - y) / m.
  * - MSE: mean over all elements (as torch.nn.MSELoss and Keras define it).
+ * - sum of squares: the L2 cost ||W||^2 and the finiteness check of
+ *   fastnn._validation.all_finite, on the pool (NumPy's dot would wake the
+ *   BLAS's own threads, which then spin against fastnn's for ~0.1 s).
  * Sums are taken per row block in double and combined in block order (see
  * common.h), so the loss is reproducible for a given thread count.
  */
@@ -18,29 +21,33 @@
 #define FNN_IMPL "loss_impl.h"
 #include "instantiate.h"
 
-int fnn_softmax_xent_labels(int dtype, const void *Z, const int64_t *labels,
-                            void *dZ, ptrdiff_t m, ptrdiff_t k, double *loss,
-                            int n_threads)
+int fnn_softmax_xent_labels(const fnn_exec *ex, int dtype, const void *Z,
+                            const int64_t *labels, void *dZ, ptrdiff_t m, ptrdiff_t k,
+                            double *loss)
 {
-    return FNN_DISPATCH(dtype, fnn_softmax_xent_labels, Z, labels, dZ, m, k,
-                        loss, n_threads);
+    return FNN_DISPATCH(dtype, fnn_softmax_xent_labels, ex, Z, labels, dZ, m, k, loss);
 }
 
-int fnn_softmax_xent_probs(int dtype, const void *Z, const void *Y, void *dZ,
-                           ptrdiff_t m, ptrdiff_t k, double *loss, int n_threads)
+int fnn_softmax_xent_probs(const fnn_exec *ex, int dtype, const void *Z, const void *Y,
+                           void *dZ, ptrdiff_t m, ptrdiff_t k, double *loss)
 {
-    return FNN_DISPATCH(dtype, fnn_softmax_xent_probs, Z, Y, dZ, m, k, loss,
-                        n_threads);
+    return FNN_DISPATCH(dtype, fnn_softmax_xent_probs, ex, Z, Y, dZ, m, k, loss);
 }
 
-int fnn_sigmoid_xent(int dtype, const void *Z, const void *Y, void *dZ,
-                     ptrdiff_t m, ptrdiff_t k, double *loss, int n_threads)
+int fnn_sigmoid_xent(const fnn_exec *ex, int dtype, const void *Z, const void *Y, void *dZ,
+                     ptrdiff_t m, ptrdiff_t k, double *loss)
 {
-    return FNN_DISPATCH(dtype, fnn_sigmoid_xent, Z, Y, dZ, m, k, loss, n_threads);
+    return FNN_DISPATCH(dtype, fnn_sigmoid_xent, ex, Z, Y, dZ, m, k, loss);
 }
 
-int fnn_mse(int dtype, const void *P, const void *Y, void *dP, ptrdiff_t m,
-            ptrdiff_t k, double *loss, int n_threads)
+int fnn_mse(const fnn_exec *ex, int dtype, const void *P, const void *Y, void *dP,
+            ptrdiff_t m, ptrdiff_t k, double *loss)
 {
-    return FNN_DISPATCH(dtype, fnn_mse, P, Y, dP, m, k, loss, n_threads);
+    return FNN_DISPATCH(dtype, fnn_mse, ex, P, Y, dP, m, k, loss);
+}
+
+int fnn_sum_squares(const fnn_exec *ex, int dtype, const void *x, ptrdiff_t n,
+                    double *result)
+{
+    return FNN_DISPATCH(dtype, fnn_sum_squares, ex, x, n, result);
 }

@@ -13,22 +13,27 @@
 
 /* IN Z (m, k), labels (m,) in [0, k); OUT dZ (m, k) or NULL; OUT loss.
  * FNN_EINVAL, and nothing read out of bounds, if a label is out of range. */
-int fnn_softmax_xent_labels(int dtype, const void *Z, const int64_t *labels,
-                            void *dZ, ptrdiff_t m, ptrdiff_t k, double *loss,
-                            int n_threads);
+int fnn_softmax_xent_labels(const fnn_exec *ex, int dtype, const void *Z,
+                            const int64_t *labels, void *dZ, ptrdiff_t m, ptrdiff_t k,
+                            double *loss);
 
 /* IN Z, Y (m, k), rows of Y one-hot or probabilities; OUT dZ or NULL, loss.
  * With row sums s_i of Y: dZ = (softmax(Z) * s_i - Y) / m. */
-int fnn_softmax_xent_probs(int dtype, const void *Z, const void *Y, void *dZ,
-                           ptrdiff_t m, ptrdiff_t k, double *loss, int n_threads);
+int fnn_softmax_xent_probs(const fnn_exec *ex, int dtype, const void *Z, const void *Y,
+                           void *dZ, ptrdiff_t m, ptrdiff_t k, double *loss);
 
 /* IN Z, Y (m, k), Y in [0, 1]; OUT dZ or NULL, loss summed over the k
  * outputs of a row and averaged over the m rows. */
-int fnn_sigmoid_xent(int dtype, const void *Z, const void *Y, void *dZ,
-                     ptrdiff_t m, ptrdiff_t k, double *loss, int n_threads);
+int fnn_sigmoid_xent(const fnn_exec *ex, int dtype, const void *Z, const void *Y, void *dZ,
+                     ptrdiff_t m, ptrdiff_t k, double *loss);
 
 /* IN P, Y (m, k); OUT dP or NULL; loss = mean of (P - Y)^2 over all m*k. */
-int fnn_mse(int dtype, const void *P, const void *Y, void *dP, ptrdiff_t m,
-            ptrdiff_t k, double *loss, int n_threads);
+int fnn_mse(const fnn_exec *ex, int dtype, const void *P, const void *Y, void *dP,
+            ptrdiff_t m, ptrdiff_t k, double *loss);
+
+/* IN x (n); OUT result = sum of x_i^2 in double (Inf or NaN when an element
+ * is, or when the sum overflows double). */
+int fnn_sum_squares(const fnn_exec *ex, int dtype, const void *x, ptrdiff_t n,
+                    double *result);
 
 #endif

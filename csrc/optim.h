@@ -47,8 +47,8 @@
 /* IN/OUT w; IN g.  Plain gradient descent with the L2 penalty folded in:
  *   w -= lr * (g + decay * w),   decay = lambda / m (0 for none),
  * i.e. weight decay by (1 - lr * lambda / m) then a gradient step. */
-int fnn_sgd_step(int dtype, void *w, const void *g, double lr, double decay,
-                 ptrdiff_t n, int n_threads);
+int fnn_sgd_step(const fnn_exec *ex, int dtype, void *w, const void *g, double lr,
+                 double decay, ptrdiff_t n);
 
 /* IN/OUT w, v; IN g.  Momentum:
  *   v = beta * v + c * g        c = 1 - beta when `average` (the course's
@@ -56,14 +56,13 @@ int fnn_sgd_step(int dtype, void *w, const void *g, double lr, double decay,
  *                               Python), c = 1 otherwise (PyTorch/Keras SGD);
  *   w -= lr * v                 or, with nesterov,
  *   w -= lr * (beta * v + c * g)  (the look-ahead, v already updated). */
-int fnn_momentum_step(int dtype, void *w, const void *g, void *v, double lr,
-                      double beta, int average, int nesterov, ptrdiff_t n,
-                      int n_threads);
+int fnn_momentum_step(const fnn_exec *ex, int dtype, void *w, const void *g, void *v,
+                      double lr, double beta, int average, int nesterov, ptrdiff_t n);
 
 /* IN/OUT w, s; IN g.  RMSprop, eps outside the square root:
  *   s = beta * s + (1 - beta) * g^2;   w -= lr * g / (sqrt(s) + eps). */
-int fnn_rmsprop_step(int dtype, void *w, const void *g, void *s, double lr,
-                     double beta, double eps, ptrdiff_t n, int n_threads);
+int fnn_rmsprop_step(const fnn_exec *ex, int dtype, void *w, const void *g, void *s,
+                     double lr, double beta, double eps, ptrdiff_t n);
 
 /* IN/OUT w, v, s; IN g; t >= 1 the number of this step.  Adam (AdamW when
  * weight_decay > 0: decoupled, scaled by lr as in torch.optim.AdamW):
@@ -71,8 +70,8 @@ int fnn_rmsprop_step(int dtype, void *w, const void *g, void *s, double lr,
  *   v_hat = v / (1 - beta1^t);         s_hat = s / (1 - beta2^t)
  *   w -= lr * (v_hat / (sqrt(s_hat) + eps) + weight_decay * w).
  * The bias corrections are computed once per call in double. */
-int fnn_adam_step(int dtype, void *w, const void *g, void *v, void *s,
+int fnn_adam_step(const fnn_exec *ex, int dtype, void *w, const void *g, void *v, void *s,
                   int64_t t, double lr, double beta1, double beta2, double eps,
-                  double weight_decay, ptrdiff_t n, int n_threads);
+                  double weight_decay, ptrdiff_t n);
 
 #endif

@@ -4,9 +4,19 @@
  * Each kernel is a *_range function holding the formula for elements
  * [lo, hi), with restrict pointers so the compiler vectorizes it without
  * alias checks (and compiled per instruction set, FNN_CLONES in optim.c),
- * and a driver that hands one contiguous range to each thread
- * (FNN_OPTIM_RANGES, optim.c).  Hyperparameters are converted to REAL once
+ * and a driver that fills an optim_job and hands one contiguous range to
+ * each thread (optim_block).  Hyperparameters are converted to REAL once
  * per call; everything per element is REAL arithmetic. */
+
+/* One step's arrays and hyperparameters, for every kind of step. */
+typedef struct {
+    int kind;                   /* enum fnn_optim_kind (optim.c) */
+    REAL *w, *v, *s;
+    const REAL *g;
+    REAL c[8];                  /* the range function's REAL arguments, in order */
+    int flag;                   /* momentum: nesterov */
+    ptrdiff_t n;
+} FNN_NAME(optim_job);
 
 /* w -= lr * (g + decay * w) */
 FNN_CLONES
@@ -17,14 +27,17 @@ static void FNN_NAME(sgd_range)(REAL *FNN_RESTRICT w, const REAL *FNN_RESTRICT g
         w[i] -= lr * (g[i] + decay * w[i]);
 }
 
-static int FNN_NAME(fnn_sgd_step)(REAL *w, const REAL *g, double lr,
-                                  double decay, ptrdiff_t n, int n_threads)
+static void FNN_NAME(optim_block)(void *job_, int blk, int nb);
+
+static int FNN_NAME(fnn_sgd_step)(const fnn_exec *ex, REAL *w, const REAL *g, double lr,
+                                  double decay, ptrdiff_t n)
 {
-    const REAL a = (REAL)lr, d = (REAL)decay;
+    FNN_NAME(optim_job) j = {FNN_OPTIM_SGD, w, NULL, NULL, g,
+                             {(REAL)lr, (REAL)decay}, 0, n};
     if (n < 0)
         return FNN_EINVAL;
-    FNN_OPTIM_RANGES(n, n_threads, FNN_OPTIM_PARALLEL_MIN,
-                     FNN_NAME(sgd_range)(w, g, a, d, lo, hi));
+    fnn_parallel(ex, fnn_optim_threads(n, ex->n_threads, FNN_OPTIM_PARALLEL_MIN),
+                 FNN_NAME(optim_block), &j);
     return FNN_OK;
 }
 
@@ -51,16 +64,17 @@ static void FNN_NAME(momentum_range)(REAL *FNN_RESTRICT w,
     }
 }
 
-static int FNN_NAME(fnn_momentum_step)(REAL *w, const REAL *g, REAL *v,
+static int FNN_NAME(fnn_momentum_step)(const fnn_exec *ex, REAL *w, const REAL *g, REAL *v,
                                        double lr, double beta, int average,
-                                       int nesterov, ptrdiff_t n, int n_threads)
+                                       int nesterov, ptrdiff_t n)
 {
-    const REAL a = (REAL)lr, b = (REAL)beta;
-    const REAL c = average ? (REAL)(1.0 - beta) : (REAL)1;
+    FNN_NAME(optim_job) j = {FNN_OPTIM_MOMENTUM, w, v, NULL, g,
+                             {(REAL)lr, (REAL)beta, average ? (REAL)(1.0 - beta) : (REAL)1},
+                             nesterov, n};
     if (n < 0)
         return FNN_EINVAL;
-    FNN_OPTIM_RANGES(n, n_threads, FNN_OPTIM_PARALLEL_MIN,
-                     FNN_NAME(momentum_range)(w, g, v, a, b, c, nesterov, lo, hi));
+    fnn_parallel(ex, fnn_optim_threads(n, ex->n_threads, FNN_OPTIM_PARALLEL_MIN),
+                 FNN_NAME(optim_block), &j);
     return FNN_OK;
 }
 
@@ -80,16 +94,15 @@ static void FNN_NAME(rmsprop_range)(REAL *FNN_RESTRICT w,
     }
 }
 
-static int FNN_NAME(fnn_rmsprop_step)(REAL *w, const REAL *g, REAL *s,
-                                      double lr, double beta, double eps,
-                                      ptrdiff_t n, int n_threads)
+static int FNN_NAME(fnn_rmsprop_step)(const fnn_exec *ex, REAL *w, const REAL *g, REAL *s,
+                                      double lr, double beta, double eps, ptrdiff_t n)
 {
-    const REAL a = (REAL)lr, b = (REAL)beta, omb = (REAL)(1.0 - beta);
-    const REAL e = (REAL)eps;
+    FNN_NAME(optim_job) j = {FNN_OPTIM_RMSPROP, w, NULL, s, g,
+                             {(REAL)lr, (REAL)beta, (REAL)(1.0 - beta), (REAL)eps}, 0, n};
     if (n < 0)
         return FNN_EINVAL;
-    FNN_OPTIM_RANGES(n, n_threads, FNN_OPTIM_SQRT_PARALLEL_MIN,
-                     FNN_NAME(rmsprop_range)(w, g, s, a, b, omb, e, lo, hi));
+    fnn_parallel(ex, fnn_optim_threads(n, ex->n_threads, FNN_OPTIM_SQRT_PARALLEL_MIN),
+                 FNN_NAME(optim_block), &j);
     return FNN_OK;
 }
 
@@ -115,24 +128,48 @@ static void FNN_NAME(adam_range)(REAL *FNN_RESTRICT w, const REAL *FNN_RESTRICT 
     }
 }
 
-static int FNN_NAME(fnn_adam_step)(REAL *w, const REAL *g, REAL *v, REAL *s,
-                                   int64_t t, double lr, double beta1,
-                                   double beta2, double eps,
-                                   double weight_decay, ptrdiff_t n,
-                                   int n_threads)
+static int FNN_NAME(fnn_adam_step)(const fnn_exec *ex, REAL *w, const REAL *g, REAL *v,
+                                   REAL *s, int64_t t, double lr, double beta1,
+                                   double beta2, double eps, double weight_decay,
+                                   ptrdiff_t n)
 {
     if (n < 0 || t < 1)
         return FNN_EINVAL;
     /* Bias corrections in double, once per call (pow of a double). */
     const double bc1 = 1.0 - pow(beta1, (double)t);
     const double bc2 = 1.0 - pow(beta2, (double)t);
-    const REAL b1 = (REAL)beta1, omb1 = (REAL)(1.0 - beta1);
-    const REAL b2 = (REAL)beta2, omb2 = (REAL)(1.0 - beta2);
-    const REAL step = (REAL)(lr / bc1), inv_bc2 = (REAL)(1.0 / bc2);
-    const REAL e = (REAL)eps, lr_wd = (REAL)(lr * weight_decay);
-    FNN_OPTIM_RANGES(n, n_threads, FNN_OPTIM_SQRT_PARALLEL_MIN,
-                     FNN_NAME(adam_range)(w, g, v, s, b1, omb1, b2, omb2, step,
-                                          inv_bc2, e, lr_wd, lo, hi));
+    FNN_NAME(optim_job) j = {FNN_OPTIM_ADAM, w, v, s, g,
+                             {(REAL)beta1, (REAL)(1.0 - beta1), (REAL)beta2,
+                              (REAL)(1.0 - beta2), (REAL)(lr / bc1), (REAL)(1.0 / bc2),
+                              (REAL)eps, (REAL)(lr * weight_decay)}, 0, n};
+    fnn_parallel(ex, fnn_optim_threads(n, ex->n_threads, FNN_OPTIM_SQRT_PARALLEL_MIN),
+                 FNN_NAME(optim_block), &j);
     return FNN_OK;
 }
 
+/* One thread's contiguous range of a step, with subnormals flushed to zero
+ * while it runs (common.h: the state decays geometrically into them). */
+static void FNN_NAME(optim_block)(void *job_, int blk, int nb)
+{
+    const FNN_NAME(optim_job) *j = (const FNN_NAME(optim_job) *)job_;
+    const REAL *c = j->c;
+    ptrdiff_t lo, hi;
+    fnn_block_rows(j->n, nb, blk, &lo, &hi);
+    const fnn_fpmode mode = fnn_flush_subnormals_begin();
+    switch (j->kind) {
+    case FNN_OPTIM_SGD:
+        FNN_NAME(sgd_range)(j->w, j->g, c[0], c[1], lo, hi);
+        break;
+    case FNN_OPTIM_MOMENTUM:
+        FNN_NAME(momentum_range)(j->w, j->g, j->v, c[0], c[1], c[2], j->flag, lo, hi);
+        break;
+    case FNN_OPTIM_RMSPROP:
+        FNN_NAME(rmsprop_range)(j->w, j->g, j->s, c[0], c[1], c[2], c[3], lo, hi);
+        break;
+    case FNN_OPTIM_ADAM:
+        FNN_NAME(adam_range)(j->w, j->g, j->v, j->s, c[0], c[1], c[2], c[3], c[4], c[5],
+                             c[6], c[7], lo, hi);
+        break;
+    }
+    fnn_flush_subnormals_end(mode);
+}

@@ -4,22 +4,9 @@ Layers:  csrc/ (C)  ->  fastnn._* (Cython wrappers, argument checks)
          ->  fastnn.ops / fastnn.numpy_ops (public kernels and their twins)
          ->  parameters, optimizers, schedules, models, training, tuning, command line.
 """
-import os as _os
-
-# libgomp reads its wait policy once, when it is loaded by the first kernel
-# module below.  Its default (spin after each parallel region) starves the
-# BLAS threads that run right after every fused pass: measured 14x slower
-# dense_forward at (256, 784->256) on 2 cores.  PASSIVE is set for that load
-# only, unless the user chose a policy, and the environment is restored.
-_user_policy = "OMP_WAIT_POLICY" in _os.environ or "GOMP_SPINCOUNT" in _os.environ
-if not _user_policy:
-    _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-try:
-    from fastnn._threads import get_num_threads, openmp_enabled, set_num_threads
-finally:
-    if not _user_policy:
-        del _os.environ["OMP_WAIT_POLICY"]
-del _user_policy
+# The thread pool, the BLAS and the thread count (fastnn/_runtime.pyx): loaded
+# first, so every kernel module finds them configured.
+from fastnn._runtime import get_num_threads, set_num_threads, show_config
 
 from fastnn import augment, data, ops, schedules
 from fastnn.callbacks import (Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint,
@@ -36,7 +23,7 @@ from fastnn.preprocessing import Normalizer
 __version__ = "0.1.0"
 
 __all__ = [
-    "ops", "set_num_threads", "get_num_threads", "openmp_enabled", "__version__",
+    "ops", "set_num_threads", "get_num_threads", "show_config", "__version__",
     # models and training
     "Sequential", "Dense", "BatchNorm", "Dropout", "History", "load_model",
     "Callback", "EarlyStopping", "LearningRateScheduler", "ModelCheckpoint", "TerminateOnNaN",

@@ -21,12 +21,12 @@ Conventions (as torch.nn.BatchNorm1d, except the meaning of momentum):
 import numpy as np
 cimport numpy as cnp
 
-from fastnn._csrc cimport (fnn_batchnorm_forward_train, fnn_batchnorm_forward_eval,
+from fastnn._csrc cimport (fnn_exec, fnn_batchnorm_forward_train, fnn_batchnorm_forward_eval,
                            fnn_batchnorm_backward)
 from fastnn._validation cimport (batchnorm_forward_args, batchnorm_backward_args, dtype_code,
                                  raise_for_status)
 from fastnn._validation import BatchNormCache
-from fastnn._threads cimport kernel_threads
+from fastnn._runtime cimport exec_context
 
 cnp.import_array()
 
@@ -81,7 +81,7 @@ def batchnorm_forward(Z, gamma, beta, *, eps=1e-5, training=True, running_mean=N
     cdef int dt = dtype_code(z)
     cdef Py_ssize_t m = z.shape[0], n = z.shape[1]
     cdef double c_eps = e, c_mom = mom
-    cdef int nt = kernel_threads()
+    cdef fnn_exec ex = exec_context()
     cdef const void *pz = cnp.PyArray_DATA(z)
     cdef const void *pg = cnp.PyArray_DATA(g)
     cdef const void *pb = cnp.PyArray_DATA(b)
@@ -93,14 +93,14 @@ def batchnorm_forward(Z, gamma, beta, *, eps=1e-5, training=True, running_mean=N
     cdef int status
     if not train:
         with nogil:
-            status = fnn_batchnorm_forward_eval(dt, pz, pg, pb, prm, prv, pzt, m, n, c_eps, nt)
+            status = fnn_batchnorm_forward_eval(&ex, dt, pz, pg, pb, prm, prv, pzt, m, n, c_eps)
         raise_for_status(status, "batchnorm_forward")
         return zt, None
     pmu = cnp.PyArray_DATA(mu)
     pis = cnp.PyArray_DATA(istd)
     with nogil:
-        status = fnn_batchnorm_forward_train(dt, pz, pg, pb, pzt, pmu, pis, prm, prv,
-                                             m, n, c_eps, c_mom, nt)
+        status = fnn_batchnorm_forward_train(&ex, dt, pz, pg, pb, pzt, pmu, pis, prm, prv,
+                                             m, n, c_eps, c_mom)
     raise_for_status(status, "batchnorm_forward")
     return zt, BatchNormCache(z, g, mu, istd)
 
@@ -124,7 +124,7 @@ def batchnorm_backward(dZ_tilde, cache, *, out=None):
     dzt, z, g, mu, istd, dz, dg, db = batchnorm_backward_args(dZ_tilde, cache, out)
     cdef int dt = dtype_code(z)
     cdef Py_ssize_t m = z.shape[0], n = z.shape[1]
-    cdef int nt = kernel_threads()
+    cdef fnn_exec ex = exec_context()
     cdef const void *pdzt = cnp.PyArray_DATA(dzt)
     cdef const void *pz = cnp.PyArray_DATA(z)
     cdef const void *pg = cnp.PyArray_DATA(g)
@@ -135,6 +135,6 @@ def batchnorm_backward(dZ_tilde, cache, *, out=None):
     cdef void *pdb = cnp.PyArray_DATA(db)
     cdef int status
     with nogil:
-        status = fnn_batchnorm_backward(dt, pdzt, pz, pg, pmu, pis, pdz, pdg, pdb, m, n, nt)
+        status = fnn_batchnorm_backward(&ex, dt, pdzt, pz, pg, pmu, pis, pdz, pdg, pdb, m, n)
     raise_for_status(status, "batchnorm_backward")
     return dz, dg, db

@@ -1,12 +1,16 @@
 # distutils: sources = csrc/dense.c
-"""Dense-layer kernels: BLAS GEMM plus one fused C pass (csrc/dense.c).
+"""Dense-layer kernels: each BLAS GEMM fused with its elementwise pass
+(csrc/dense.c).
 
-Design: the GEMM goes to NumPy's ``matmul`` writing into a preallocated
-buffer (measured as fast as scipy's cython_blas on this library's shapes,
-without making scipy a dependency); bias, activation, activation derivative
-and the bias-gradient column sums are one fused C pass with the GIL released.
-Arguments are checked by fastnn._validation, which the NumPy twins in
-fastnn.numpy_ops share.
+Design: one C call per layer and direction, with the GIL released: the GEMM
+is cut into row blocks that fastnn's pool runs (fastnn/_runtime.pyx), each
+block's GEMM on a BLAS held to one thread, and the bias and activation (or
+the activation derivative and the bias-gradient column sums) of a block's
+rows are applied while they are in cache.  When no CBLAS was found (or
+``FASTNN_BLAS=numpy``), the GEMMs go through ``numpy.matmul`` and the passes
+run on the calling thread, the BLAS owning the threads.  Arguments are
+checked by fastnn._validation, which the NumPy twins in fastnn.numpy_ops
+share.
 
 Gradient convention: ``dA`` is the gradient of the mean cost J with respect
 to A, as the loss kernels return it (they already carry the 1/m).  The
@@ -18,11 +22,11 @@ This is the course's dW = (1/m) dZ A^T with dZ = A - Y, in row layout.
 import numpy as np
 cimport numpy as cnp
 
-from fastnn._csrc cimport (fnn_dense_activation_forward, fnn_dense_activation_backward,
-                           fnn_add_scaled)
+from fastnn._csrc cimport (fnn_exec, fnn_dense_forward, fnn_dense_backward,
+                           fnn_activation_forward, fnn_activation_backward)
 from fastnn._validation cimport (dense_forward_args, dense_backward_args, dtype_code,
                                  raise_for_status, activation_args)
-from fastnn._threads cimport kernel_threads
+from fastnn._runtime cimport exec_context, blas_begin, blas_end, gemm_in_c
 
 cnp.import_array()
 
@@ -54,18 +58,26 @@ def dense_forward(A_prev, W, b, activation="relu", *, keep_z=True, out=None,
     cdef cnp.ndarray a_prev, w, bias, Z, A
     a_prev, w, bias, act, slope, Z, A = dense_forward_args(
         A_prev, W, b, activation, keep_z, out, negative_slope)
-    cdef cnp.ndarray target = Z if keep_z else A
-    _matmul(a_prev, w, out=target)
+    cdef fnn_exec ex = exec_context()
     cdef int dt = dtype_code(A)
-    cdef void *pz = cnp.PyArray_DATA(target)
+    cdef void *pz = cnp.PyArray_DATA(Z) if keep_z else NULL
     cdef void *pa = cnp.PyArray_DATA(A)
     cdef const void *pb = cnp.PyArray_DATA(bias) if bias is not None else NULL
-    cdef Py_ssize_t m = A.shape[0], n = A.shape[1]
+    cdef const void *pw = cnp.PyArray_DATA(w)
+    cdef const void *pin = cnp.PyArray_DATA(a_prev)
+    cdef Py_ssize_t m = A.shape[0], k = w.shape[0], n = A.shape[1]
     cdef int code = act
     cdef double s = slope
-    cdef int status
+    cdef int status, token
+    if not gemm_in_c():
+        # the BLAS owns the threads; the pass runs on this one
+        _matmul(a_prev, w, out=Z if keep_z else A)
+        pin = NULL
+        ex.n_threads = 1
     with nogil:
-        status = fnn_dense_activation_forward(dt, pz, pb, pa, m, n, code, s, kernel_threads())
+        token = blas_begin()
+        status = fnn_dense_forward(&ex, dt, pin, pw, pb, pz, pa, m, k, n, code, s)
+        blas_end(token)
     raise_for_status(status, "dense_forward")
     return Z, A
 
@@ -85,29 +97,37 @@ def dense_backward(dA, Z, A_prev, W, activation="relu", *, l2=0.0, need_dA_prev=
     cdef cnp.ndarray da, z, a_prev, w, dA_prev, dW, db, dZ
     da, z, a_prev, w, act, lam, slope, dA_prev, dW, db, dZ = dense_backward_args(
         dA, Z, A_prev, W, activation, l2, need_dA_prev, out, workspace, negative_slope)
+    cdef fnn_exec ex = exec_context()
     cdef int dt = dtype_code(dW)
-    cdef int nt = kernel_threads()
-    cdef Py_ssize_t m = dZ.shape[0], n = dZ.shape[1]
+    cdef Py_ssize_t m = dZ.shape[0], k = w.shape[0], n = dZ.shape[1]
     cdef const void *pda = cnp.PyArray_DATA(da)
     cdef const void *pz = cnp.PyArray_DATA(z)
-    cdef void *pdz = cnp.PyArray_DATA(dZ)
-    cdef void *pdb = cnp.PyArray_DATA(db)
-    cdef void *pdw = cnp.PyArray_DATA(dW)
+    cdef const void *pin = cnp.PyArray_DATA(a_prev)
     cdef const void *pw = cnp.PyArray_DATA(w)
+    cdef void *pdz = cnp.PyArray_DATA(dZ)
+    cdef void *pdap = cnp.PyArray_DATA(dA_prev) if dA_prev is not None else NULL
+    cdef void *pdw = cnp.PyArray_DATA(dW)
+    cdef void *pdb = cnp.PyArray_DATA(db)
     cdef int code = act
     cdef double s = slope, scale = <double>lam / m
-    cdef Py_ssize_t w_size = dW.size
-    cdef int status
+    cdef int status, token
+    cdef bint in_c = gemm_in_c()
+    if not in_c:
+        pin = NULL      # the pass computes dZ and db only; numpy.matmul the rest
+        pdap = NULL
+        ex.n_threads = 1
     with nogil:
-        status = fnn_dense_activation_backward(dt, pda, pz, pdz, pdb, m, n, code, s, nt)
+        token = blas_begin()
+        status = fnn_dense_backward(&ex, dt, pda, pz, pin, pw, pdz, pdap, pdw, pdb, m, k, n,
+                                    code, s, scale if in_c else 0.0)
+        blas_end(token)
     raise_for_status(status, "dense_backward")
-    _matmul(a_prev.T, dZ, out=dW)
-    if scale != 0.0:
-        with nogil:
-            status = fnn_add_scaled(dt, pdw, pw, scale, w_size, nt)
-        raise_for_status(status, "dense_backward")
-    if dA_prev is not None:
-        _matmul(dZ, w.T, out=dA_prev)
+    if not in_c:
+        _matmul(a_prev.T, dZ, out=dW)
+        if scale != 0.0:
+            dW += scale * w
+        if dA_prev is not None:
+            _matmul(dZ, w.T, out=dA_prev)
     return dA_prev, dW, db
 
 
@@ -116,6 +136,7 @@ def activation_forward(Z, activation="relu", *, out=None, negative_slope=0.01):
     cdef cnp.ndarray z, A
     z, _, act, slope, A = activation_args(Z, None, activation, out, negative_slope,
                                           "activation_forward")
+    cdef fnn_exec ex = exec_context()
     cdef int dt = dtype_code(z), code = act
     cdef double s = slope
     cdef void *pz = cnp.PyArray_DATA(z)
@@ -123,8 +144,8 @@ def activation_forward(Z, activation="relu", *, out=None, negative_slope=0.01):
     cdef Py_ssize_t m = A.shape[0], n = A.shape[1]
     cdef int status
     with nogil:
-        # b is NULL: Z is only read, so A may be Z
-        status = fnn_dense_activation_forward(dt, pz, NULL, pa, m, n, code, s, kernel_threads())
+        # Z is only read, so A may be Z
+        status = fnn_activation_forward(&ex, dt, pz, pa, m, n, code, s)
     raise_for_status(status, "activation_forward")
     return A
 
@@ -134,6 +155,7 @@ def activation_backward(dA, Z, activation="relu", *, out=None, negative_slope=0.
     cdef cnp.ndarray z, da, dZ
     z, da, act, slope, dZ = activation_args(Z, dA, activation, out, negative_slope,
                                             "activation_backward")
+    cdef fnn_exec ex = exec_context()
     cdef int dt = dtype_code(z), code = act
     cdef double s = slope
     cdef const void *pz = cnp.PyArray_DATA(z)
@@ -142,7 +164,6 @@ def activation_backward(dA, Z, activation="relu", *, out=None, negative_slope=0.
     cdef Py_ssize_t m = dZ.shape[0], n = dZ.shape[1]
     cdef int status
     with nogil:
-        status = fnn_dense_activation_backward(dt, pda, pz, pdz, NULL, m, n, code, s,
-                                               kernel_threads())
+        status = fnn_activation_backward(&ex, dt, pda, pz, pdz, m, n, code, s)
     raise_for_status(status, "activation_backward")
     return dZ

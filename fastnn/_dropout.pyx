@@ -11,10 +11,10 @@ import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport uint8_t, uint64_t
 
-from fastnn._csrc cimport fnn_dropout_forward, fnn_dropout_backward
+from fastnn._csrc cimport fnn_exec, fnn_dropout_forward, fnn_dropout_backward
 from fastnn._validation cimport (dropout_forward_args, dropout_backward_args, dtype_code,
                                  raise_for_status)
-from fastnn._threads cimport kernel_threads
+from fastnn._runtime cimport exec_context
 
 cnp.import_array()
 
@@ -44,13 +44,13 @@ def dropout_forward(A, keep_prob, seed, *, out=None):
     cdef Py_ssize_t size = a.size
     cdef double c_p = p
     cdef uint64_t c_seed = s
-    cdef int nt = kernel_threads()
+    cdef fnn_exec ex = exec_context()
     cdef const void *pa = cnp.PyArray_DATA(a)
     cdef void *pao = cnp.PyArray_DATA(ao)
     cdef uint8_t *pm = <uint8_t *>cnp.PyArray_DATA(mask)
     cdef int status
     with nogil:
-        status = fnn_dropout_forward(dt, pa, pao, pm, size, c_p, c_seed, nt)
+        status = fnn_dropout_forward(&ex, dt, pa, pao, pm, size, c_p, c_seed)
     raise_for_status(status, "dropout_forward")
     return ao, mask
 
@@ -67,12 +67,12 @@ def dropout_backward(dA, mask, keep_prob, *, out=None):
     cdef int dt = dtype_code(da)
     cdef Py_ssize_t size = da.size
     cdef double c_p = p
-    cdef int nt = kernel_threads()
+    cdef fnn_exec ex = exec_context()
     cdef const void *pda = cnp.PyArray_DATA(da)
     cdef const uint8_t *pm = <const uint8_t *>cnp.PyArray_DATA(mk)
     cdef void *pdap = cnp.PyArray_DATA(dap)
     cdef int status
     with nogil:
-        status = fnn_dropout_backward(dt, pda, pm, pdap, size, c_p, nt)
+        status = fnn_dropout_backward(&ex, dt, pda, pm, pdap, size, c_p)
     raise_for_status(status, "dropout_backward")
     return dap

@@ -12,11 +12,12 @@ import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport int64_t
 
-from fastnn._csrc cimport (fnn_softmax_xent_labels, fnn_softmax_xent_probs,
-                           fnn_sigmoid_xent, fnn_mse, fnn_dense_activation_forward,
-                           FNN_SIGMOID, FNN_SOFTMAX)
-from fastnn._validation cimport check_array, check_out, dtype_code, raise_for_status, loss_args
-from fastnn._threads cimport kernel_threads
+from fastnn._csrc cimport (fnn_exec, fnn_softmax_xent_labels, fnn_softmax_xent_probs,
+                           fnn_sigmoid_xent, fnn_mse, fnn_activation_forward,
+                           FNN_SIGMOID, FNN_SOFTMAX, FNN_EINVAL)
+from fastnn._validation cimport (check_array, check_out, dtype_code, raise_for_status, loss_args,
+                                 class_targets)
+from fastnn._runtime cimport exec_context
 
 cnp.import_array()
 
@@ -32,7 +33,8 @@ def softmax_cross_entropy(Z, y, *, compute_grad=True, out=None):
     """
     cdef str func = "softmax_cross_entropy"
     cdef cnp.ndarray z, t, dZ
-    z, t, dZ = loss_args(Z, y, 0, compute_grad, out, func)
+    # the kernel checks every label; on a bad one the checks run again to say which
+    z, t, dZ = loss_args(Z, y, 0, compute_grad, out, func, False)
     cdef Py_ssize_t m = z.shape[0], k = z.shape[1]
     cdef int dt = dtype_code(z)
     cdef const void *pz = cnp.PyArray_DATA(z)
@@ -41,12 +43,14 @@ def softmax_cross_entropy(Z, y, *, compute_grad=True, out=None):
     cdef bint labels = t.ndim == 1
     cdef double loss = 0.0
     cdef int status
-    cdef int nt = kernel_threads()
+    cdef fnn_exec ex = exec_context()
     with nogil:
         if labels:
-            status = fnn_softmax_xent_labels(dt, pz, <const int64_t*>pt, pd, m, k, &loss, nt)
+            status = fnn_softmax_xent_labels(&ex, dt, pz, <const int64_t*>pt, pd, m, k, &loss)
         else:
-            status = fnn_softmax_xent_probs(dt, pz, pt, pd, m, k, &loss, nt)
+            status = fnn_softmax_xent_probs(&ex, dt, pz, pt, pd, m, k, &loss)
+    if status == FNN_EINVAL and labels:
+        class_targets(y, m, k, z.dtype, func)
     raise_for_status(status, func)
     return loss, dZ
 
@@ -72,8 +76,8 @@ def mean_squared_error(P, y, *, compute_grad=True, out=None):
     return _elementwise_loss(fnn_mse, P, y, 2, compute_grad, out, "mean_squared_error")
 
 
-ctypedef int (*elementwise_loss_kernel)(int, const void *, const void *, void *, Py_ssize_t,
-                                        Py_ssize_t, double *, int) noexcept nogil
+ctypedef int (*elementwise_loss_kernel)(const fnn_exec *, int, const void *, const void *,
+                                        void *, Py_ssize_t, Py_ssize_t, double *) noexcept nogil
 
 
 cdef tuple _elementwise_loss(elementwise_loss_kernel kernel, object Z, object y, int target_kind,
@@ -88,8 +92,9 @@ cdef tuple _elementwise_loss(elementwise_loss_kernel kernel, object Z, object y,
     cdef void *pd = cnp.PyArray_DATA(dZ) if dZ is not None else NULL
     cdef double loss = 0.0
     cdef int status
+    cdef fnn_exec ex = exec_context()
     with nogil:
-        status = kernel(dt, pz, pt, pd, m, k, &loss, kernel_threads())
+        status = kernel(&ex, dt, pz, pt, pd, m, k, &loss)
     raise_for_status(status, func)
     return loss, dZ
 
@@ -101,10 +106,10 @@ cdef cnp.ndarray _activate(object Z, object out, int act, str func):
     cdef void *pz = cnp.PyArray_DATA(z)
     cdef void *pa = cnp.PyArray_DATA(A)
     cdef int status
+    cdef fnn_exec ex = exec_context()
     with nogil:
-        # b is NULL, so Z is only read (A may still be Z: in place)
-        status = fnn_dense_activation_forward(dt, pz, NULL, pa, z.shape[0], z.shape[1],
-                                              act, 0.0, kernel_threads())
+        # Z is only read (A may still be Z: in place)
+        status = fnn_activation_forward(&ex, dt, pz, pa, z.shape[0], z.shape[1], act, 0.0)
     raise_for_status(status, func)
     return A
 

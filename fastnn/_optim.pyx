@@ -20,12 +20,12 @@ Conventions (the course's; how they map to PyTorch is in fastnn/optim.py):
 cimport numpy as cnp
 from libc.stdint cimport int64_t
 
-from fastnn._csrc cimport (fnn_sgd_step, fnn_momentum_step, fnn_rmsprop_step,
+from fastnn._csrc cimport (fnn_exec, fnn_sgd_step, fnn_momentum_step, fnn_rmsprop_step,
                            fnn_adam_step, FNN_OPTIM_PARALLEL_MIN,
                            FNN_OPTIM_SQRT_PARALLEL_MIN)
 from fastnn._validation cimport (sgd_step_args, momentum_step_args, rmsprop_step_args,
                                  adam_step_args, dtype_code, raise_for_status)
-from fastnn._threads cimport kernel_threads
+from fastnn._runtime cimport exec_context
 
 cnp.import_array()
 
@@ -53,8 +53,9 @@ def sgd_step(w, g, learning_rate, *, l2=0.0, m=1):
     cdef const void *pg = cnp.PyArray_DATA(g_)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(w_)
     cdef int status
+    cdef fnn_exec ex = exec_context()
     with nogil:
-        status = fnn_sgd_step(dt, pw, pg, lr, decay, n, kernel_threads())
+        status = fnn_sgd_step(&ex, dt, pw, pg, lr, decay, n)
     raise_for_status(status, "sgd_step")
 
 
@@ -81,8 +82,9 @@ def momentum_step(w, g, v, learning_rate, beta=0.9, *, nesterov=False, average=T
     cdef void *pv = cnp.PyArray_DATA(v_)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(w_)
     cdef int status
+    cdef fnn_exec ex = exec_context()
     with nogil:
-        status = fnn_momentum_step(dt, pw, pg, pv, lr, b, avg, nest, n, kernel_threads())
+        status = fnn_momentum_step(&ex, dt, pw, pg, pv, lr, b, avg, nest, n)
     raise_for_status(status, "momentum_step")
 
 
@@ -103,8 +105,9 @@ def rmsprop_step(w, g, s, learning_rate, beta=0.9, eps=1e-8):
     cdef void *ps = cnp.PyArray_DATA(s_)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(w_)
     cdef int status
+    cdef fnn_exec ex = exec_context()
     with nogil:
-        status = fnn_rmsprop_step(dt, pw, pg, ps, lr, b, e, n, kernel_threads())
+        status = fnn_rmsprop_step(&ex, dt, pw, pg, ps, lr, b, e, n)
     raise_for_status(status, "rmsprop_step")
 
 
@@ -136,7 +139,7 @@ def adam_step(w, g, v, s, t, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8, *,
     cdef Py_ssize_t n = cnp.PyArray_SIZE(w_)
     cdef int64_t tt = step
     cdef int status
+    cdef fnn_exec ex = exec_context()
     with nogil:
-        status = fnn_adam_step(dt, pw, pg, pv, ps, tt, lr, b1, b2, e, wd, n,
-                               kernel_threads())
+        status = fnn_adam_step(&ex, dt, pw, pg, pv, ps, tt, lr, b1, b2, e, wd, n)
     raise_for_status(status, "adam_step")

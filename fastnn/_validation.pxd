@@ -1,5 +1,6 @@
 cimport numpy as cnp
 
+cpdef double sum_squares(object a) except? -1.0
 cpdef bint all_finite(object a)
 cpdef cnp.ndarray check_array(object x, str name, str func, int ndim, object dtype=*)
 cpdef cnp.ndarray check_out(object out, str name, str func, tuple shape, object dtype)
@@ -8,7 +9,8 @@ cpdef int dtype_code(cnp.ndarray x) noexcept
 cpdef double check_real(object value, str name, str func, double low=*, double high=*,
                         bint low_open=*, bint high_open=*) except? -1.0
 cpdef raise_for_status(int status, str func)
-cpdef cnp.ndarray class_targets(object y, Py_ssize_t m, Py_ssize_t k, object dtype, str func)
+cpdef cnp.ndarray class_targets(object y, Py_ssize_t m, Py_ssize_t k, object dtype, str func,
+                                bint check_range=*)
 cpdef cnp.ndarray real_targets(object y, tuple shape, object dtype, str func, str what,
                                double low=*, double high=*)
 cpdef tuple dense_forward_args(object A_prev, object W, object b, object activation,
@@ -17,7 +19,7 @@ cpdef tuple dense_backward_args(object dA, object Z, object A_prev, object W,
                                 object activation, object l2, bint need_dA_prev,
                                 object out, object workspace, object negative_slope)
 cpdef tuple loss_args(object Z, object y, int target_kind, bint compute_grad, object out,
-                      str func)
+                      str func, bint check_range=*)
 cpdef tuple activation_args(object Z, object dA, object activation, object out,
                             object negative_slope, str func)
 cpdef tuple batchnorm_forward_args(object Z, object gamma, object beta, object eps,
@@ -39,3 +41,5 @@ cpdef tuple rmsprop_step_args(object w, object g, object s, object learning_rate
 cpdef tuple adam_step_args(object w, object g, object v, object s, object t,
                            object learning_rate, object beta1, object beta2, object eps,
                            object weight_decay)
+cpdef tuple gather_rows_args(object X, object indices, object out)
+cpdef bad_index_error(cnp.ndarray idx, Py_ssize_t n, str func)

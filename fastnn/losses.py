@@ -9,7 +9,7 @@ regularization loss are reported separately.
 import numpy as np
 
 from fastnn import ops
-from fastnn._validation import all_finite
+from fastnn._validation import all_finite, sum_squares
 
 __all__ = ["Loss", "get", "LOSSES"]
 
@@ -131,9 +131,8 @@ def regularization(weights, m, l2, l1):
     """(l2 / 2m) sum ||W||^2 + (l1 / m) sum |W| over the given weight arrays."""
     total = 0.0
     for W in weights:
-        flat = W.ravel()
         if l2:
-            total += l2 / (2.0 * m) * float(np.dot(flat, flat))
+            total += l2 / (2.0 * m) * sum_squares(W)
         if l1:
-            total += l1 / m * float(np.abs(flat).sum())
+            total += l1 / m * float(np.abs(W).sum())
     return total

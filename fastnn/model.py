@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 from fastnn import callbacks as callbacks_mod
-from fastnn import losses, serialization
+from fastnn import losses, ops, serialization
 from fastnn.layers import BatchNorm, Dense, Dropout, Layer, layer_from_config
 from fastnn.optim import Adam, Optimizer
 from fastnn.parameters import ParameterBuffer
@@ -514,8 +514,8 @@ class Sequential:
             ws = self._workspaces[key] = (
                 np.empty((k, X.shape[1]), X.dtype), np.empty((k,) + targets.shape[1:], targets.dtype))
         idx = order[lo:hi]
-        np.take(X, idx, axis=0, out=ws[0])
-        np.take(targets, idx, axis=0, out=ws[1])
+        ops.gather_rows(X, idx, out=ws[0])
+        ops.gather_rows(targets, idx, out=ws[1])
         return ws
 
     def _augment(self, Xb, augment, image_shape):

@@ -11,10 +11,10 @@ import math
 import numpy as np
 
 from fastnn._validation import (BatchNormCache, activation_args, adam_step_args,
-                                batchnorm_backward_args, batchnorm_forward_args,
+                                bad_index_error, batchnorm_backward_args, batchnorm_forward_args,
                                 dense_backward_args, dense_forward_args, dropout_backward_args,
-                                dropout_forward_args, loss_args, momentum_step_args,
-                                rmsprop_step_args, sgd_step_args)
+                                dropout_forward_args, gather_rows_args, loss_args,
+                                momentum_step_args, rmsprop_step_args, sgd_step_args)
 
 __all__ = [
     "dense_forward",
@@ -35,6 +35,7 @@ __all__ = [
     "momentum_step",
     "rmsprop_step",
     "adam_step",
+    "gather_rows",
 ]
 
 # activation codes of fastnn._validation.ACTIVATIONS
@@ -321,3 +322,13 @@ def adam_step(w, g, v, s, t, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8, *,
     if weight_decay:
         update += weight_decay * w
     w -= lr * update
+
+
+def gather_rows(X, indices, *, out=None):
+    """NumPy twin of fastnn.ops.gather_rows: ``np.take(X, indices, axis=0)``."""
+    x, idx, o = gather_rows_args(X, indices, out)
+    n = x.shape[0]
+    if idx.min() < 0 or idx.max() >= n:
+        raise bad_index_error(idx, n, "gather_rows")
+    np.take(x, idx, axis=0, out=o)
+    return o

@@ -28,11 +28,16 @@ torch.nn.BatchNorm1d except for the meaning of momentum:
 Dropout (``dropout_forward``/``dropout_backward``) is inverted dropout with a
 uint8 mask drawn from SplitMix64 indexed by element: the same seed gives the
 same mask on any thread count, and the NumPy twin draws it identically.
+
+``gather_rows(X, indices)`` is ``np.take(X, indices, axis=0)`` on fastnn's
+threads, with the rows requested from memory ahead of their copy: how the
+training loop cuts a shuffled mini-batch out of the training set.
 """
 from fastnn._batchnorm import batchnorm_backward, batchnorm_forward
 from fastnn._dense import (activation_backward, activation_forward, dense_backward,
                            dense_forward)
 from fastnn._dropout import dropout_backward, dropout_forward
+from fastnn._gather import gather_rows
 from fastnn._loss import (mean_squared_error, sigmoid, sigmoid_cross_entropy, softmax,
                           softmax_cross_entropy)
 from fastnn._optim import adam_step, momentum_step, rmsprop_step, sgd_step
@@ -57,4 +62,5 @@ __all__ = [
     "momentum_step",
     "rmsprop_step",
     "adam_step",
+    "gather_rows",
 ]

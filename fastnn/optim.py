@@ -72,6 +72,7 @@ class Optimizer:
         self.t = 0                         # steps taken
         self.state = {name: None for name in self.state_names}
         self.owner = None                  # uid of the ParameterBuffer the state lives in
+        self._bound = None                 # what step() last bound (see _bind_state)
 
     # ------------------------------------------------------------ learning rate
     @property
@@ -111,12 +112,24 @@ class Optimizer:
         grads : arrays of the same shapes and dtypes, in the same order; for a
             ParameterBuffer, None (its gradient buffer) or a flat array.
         """
-        ws, gs, buffer = self._pairs(params, grads)
-        states = self._bind_state(ws, buffer)
+        bound = self._bound
+        if not (bound is not None and grads is None and params is bound[0]
+                and params.size == bound[1]
+                and all(self.state[k] is arrays for k, arrays in zip(self.state_names, bound[4]))):
+            ws, gs, buffer = self._pairs(params, grads)
+            self._bind_state(ws, buffer)
+            # a training loop steps the same buffer every time: what was checked
+            # and bound here stays valid while the buffer and the state lists
+            # are the same objects, and the next step skips straight to the update
+            bound = ((buffer, buffer.size, ws, gs, tuple(self.state[k] for k in self.state_names))
+                     if buffer is not None and grads is None else None)
+            self._bound = bound
+        else:
+            ws, gs = bound[2], bound[3]
         t = self.t + 1
         lr = self.learning_rate
         for i, (w, g) in enumerate(zip(ws, gs)):
-            self._update(w, g, lr, t, *(states[k][i] for k in self.state_names))
+            self._update(w, g, lr, t, *(self.state[k][i] for k in self.state_names))
         self.t = t
 
     def _update(self, w, g, lr, t, *state):

@@ -31,6 +31,7 @@ Sections (append new kernel families at the end, each under its own header):
   7. Dropout (the SplitMix64 mask, forward, backward)
   8. Optimizers (SGD, momentum, RMSprop, Adam)
   9. Exponentially weighted averages
+ 10. Row gathers and sums of squares
 """
 import numpy as np
 
@@ -62,6 +63,8 @@ __all__ = [
     "rmsprop_step",
     "adam_step",
     "ewa",
+    "gather_rows",
+    "sum_squares",
 ]
 
 DEFAULT_NEGATIVE_SLOPE = 0.01
@@ -447,3 +450,20 @@ def ewa(values, beta, bias_correction=True):
         v = beta * v + (1 - beta) * _f64(x)
         out.append(v / (1 - beta ** t) if bias_correction else v)
     return out
+
+
+# ============================================================================
+# 10. Row gathers and sums of squares
+# ============================================================================
+
+def gather_rows(X, indices):
+    """Row i of the result is row indices[i] of X (X 1-D: element), in X's
+    dtype: a copy, not a computation, so compared exactly."""
+    return np.array([X[i] for i in indices], dtype=X.dtype).reshape(
+        (len(indices),) + X.shape[1:])
+
+
+def sum_squares(x):
+    """sum_i x_i^2 in float64."""
+    x = _f64(x).ravel()
+    return float(np.sum(x * x))

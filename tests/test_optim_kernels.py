@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastnn
+import fastnn._runtime
 from fastnn import numpy_ops, ops
 from fastnn._optim import PARALLEL_MIN
 
@@ -109,7 +110,7 @@ def test_adam_large_t_bias_correction_vanishes(impl, assert_close):
 
 # ------------------------------------------------------------ threads
 
-@pytest.mark.skipif(not fastnn.openmp_enabled(), reason="built without OpenMP")
+@pytest.mark.skipif(not fastnn._runtime.pool_threaded(), reason="built without threads")
 def test_result_does_not_depend_on_thread_count(dtype, threads):
     results = []
     for n_threads in (1, 2, 3):

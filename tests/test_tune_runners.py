@@ -5,6 +5,7 @@ import time
 import pytest
 
 import fastnn
+import fastnn._runtime
 from fastnn import tune
 from fastnn.tune import runners
 from tune_helpers import SPACE, bowl_with_failures, crash_on_three, report_threads
@@ -68,7 +69,7 @@ def test_threads_per_trial_share_the_cores():
     assert {t.metrics["threads"] for t in result.trials} == {max(1, runners.usable_cores() // 2)}
     assert os.getpid() not in {t.metrics["pid"] for t in result.trials}
     result = tune.GridSearch(grid, report_threads, n_jobs=2, threads_per_trial=2).run()
-    assert {t.metrics["threads"] for t in result.trials} == {2 if fastnn.openmp_enabled() else 1}
+    assert {t.metrics["threads"] for t in result.trials} == {2 if fastnn._runtime.pool_threaded() else 1}
     # In this process, the caller's setting is restored afterwards.
     before = fastnn.get_num_threads()
     result = tune.GridSearch(grid, report_threads, threads_per_trial=1).run()

@@ -86,13 +86,14 @@ def add_parsers(add):
     p = add("bench", "time the fused kernels against their NumPy twins on this machine",
             "Time fastnn's C kernels against plain NumPy doing the same work (fastnn.numpy_ops)\n"
             "for dense forward/backward, softmax cross-entropy, the Adam step and batchnorm\n"
-            "forward+backward, in float32.  Prints the best time per call of each and the\n"
-            "ratio numpy / fastnn (above 1: the kernel is faster).  --quick runs one shape\n"
-            "per kernel in a few seconds.\n\n"
+            "forward+backward, in float32.  Prints what fastnn runs on (threads, thread\n"
+            "pool, GEMM provider: fastnn.show_config()), then the best time per call of each\n"
+            "and the ratio numpy / fastnn (above 1: the kernel is faster).  --quick runs one\n"
+            "shape per kernel in a few seconds.\n\n"
             "examples:\n  fastnn bench --quick\n  fastnn bench --threads 1")
     p.add_argument("--quick", action="store_true", help="one shape per kernel, short timings")
-    p.add_argument("--threads", type=int, help="threads of the kernels and BLAS "
-                   "(default: all cores)")
+    p.add_argument("--threads", type=int, help="threads of fastnn's kernels and GEMMs "
+                   "(default: fastnn.get_num_threads())")
     p.add_argument("--repeat", type=int, help="timing repeats per case, the best is kept "
                    "(default: 5, --quick: 3)")
     p.set_defaults(run=run)
@@ -122,6 +123,8 @@ def run(args):
     budget = 0.05 if args.quick else 0.1
     print(f"fastnn {fastnn.__version__} kernels vs NumPy {np.__version__}, float32, "
           f"{fastnn.get_num_threads()} thread(s), best of {repeat}")
+    fastnn.show_config()
+    print()
     header = f"{'kernel':<22} {'shape':<18} {'fastnn':>11} {'numpy':>11} {'ratio':>7}"
     print(header)
     print("-" * len(header))

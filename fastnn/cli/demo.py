@@ -33,9 +33,9 @@ def add_parsers(add):
                    "(default: 60)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the initialization, "
                    "shuffling and dropout (default: 0)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="threads of the kernels and BLAS (default: 1; this network is small "
-                        "enough that more threads only add synchronization)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads of fastnn's kernels and GEMMs (default: "
+                        "fastnn.get_num_threads(): OMP_NUM_THREADS, else the usable CPUs)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--plot", metavar="PATH", default="fastnn-demo.png",
                    help="where to write the learning-curve PNG (default: fastnn-demo.png in "
@@ -54,7 +54,8 @@ def run(args):
 
     if args.plot is not None:
         check_output(args.plot)
-    fn.set_num_threads(args.threads)
+    if args.threads is not None:
+        fn.set_num_threads(args.threads)
     X, y = load_digits()
     train, dev, test = train_dev_test_split(X, y, dev=DEV, test=TEST, seed=args.seed)
     model = fn.Sequential([fn.Dense(HIDDEN, "relu"), fn.BatchNorm(), fn.Dropout(KEEP_PROB),

@@ -1,1 +1,0 @@
-cdef int kernel_threads() noexcept nogil
