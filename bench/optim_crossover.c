@@ -1,21 +1,22 @@
 /* Where does a second thread start paying for the optimizer kernels?
  *
  * Times each kernel of csrc/optim.c on n float32 parameters with 1 thread
- * and with T threads, forcing the parallel path at every size (the kernels
- * are compiled with both thresholds at 1), warm caches, best of 15.
- * The thresholds in csrc/optim.h come from this table.
+ * and with T threads of fastnn's pool (csrc/pool.c, its workers polling
+ * between calls as in a training loop), forcing the parallel path at every
+ * size (the kernels are compiled with both thresholds at 1), warm caches,
+ * best of 15.  The thresholds in csrc/optim.h come from this table.
  *
- *   gcc -O3 -std=c99 -fno-math-errno -fopenmp -DFASTNN_OPENMP \
+ *   gcc -O3 -std=c99 -fno-math-errno -pthread \
  *       -DFNN_OPTIM_PARALLEL_MIN=1 -DFNN_OPTIM_SQRT_PARALLEL_MIN=1 -Icsrc \
- *       bench/optim_crossover.c csrc/optim.c \
+ *       bench/optim_crossover.c csrc/optim.c csrc/pool.c \
  *       -lm -o /tmp/optim_crossover && /tmp/optim_crossover [T]
  */
 #define _POSIX_C_SOURCE 199309L   /* clock_gettime under -std=c99 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include <omp.h>
 #include "optim.h"
+#include "pool.h"
 
 static double now(void)
 {
@@ -30,19 +31,19 @@ static const char *NAMES[N_KERNELS] = {"sgd", "momentum", "rmsprop", "adam"};
 static void run(int kernel, float *w, float *g, float *v, float *s,
                 ptrdiff_t n, int threads, int64_t t)
 {
+    const fnn_exec ex = {threads, fnn_pool_run, NULL};
     switch (kernel) {
     case SGD:
-        fnn_sgd_step(FNN_FLOAT32, w, g, 1e-3, 0.0, n, threads);
+        fnn_sgd_step(&ex, FNN_FLOAT32, w, g, 1e-3, 0.0, n);
         break;
     case MOMENTUM:
-        fnn_momentum_step(FNN_FLOAT32, w, g, v, 1e-3, 0.9, 1, 0, n, threads);
+        fnn_momentum_step(&ex, FNN_FLOAT32, w, g, v, 1e-3, 0.9, 1, 0, n);
         break;
     case RMSPROP:
-        fnn_rmsprop_step(FNN_FLOAT32, w, g, s, 1e-3, 0.9, 1e-8, n, threads);
+        fnn_rmsprop_step(&ex, FNN_FLOAT32, w, g, s, 1e-3, 0.9, 1e-8, n);
         break;
     case ADAM:
-        fnn_adam_step(FNN_FLOAT32, w, g, v, s, t, 1e-3, 0.9, 0.999, 1e-8, 0.0,
-                      n, threads);
+        fnn_adam_step(&ex, FNN_FLOAT32, w, g, v, s, t, 1e-3, 0.9, 0.999, 1e-8, 0.0, n);
         break;
     }
 }
@@ -66,7 +67,7 @@ static double best_time(int kernel, float *w, float *g, float *v, float *s,
 
 int main(int argc, char **argv)
 {
-    const int T = argc > 1 ? atoi(argv[1]) : omp_get_max_threads();
+    const int T = argc > 1 ? atoi(argv[1]) : 2;
     const ptrdiff_t sizes[] = {256, 1024, 2048, 4096, 8192, 16384, 32768,
                                65536, 262144, 1048576, 4194304};
     const int n_sizes = (int)(sizeof sizes / sizeof sizes[0]);

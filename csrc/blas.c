@@ -24,7 +24,7 @@ typedef int (*fnn_get_fn)(void);
 typedef void (*fnn_set_fn)(int);
 typedef int (*fnn_set_local_fn)(int);
 
-static fnn_blas fnn_provider = {FNN_BLAS_NONE, NULL, NULL, 0, 1};
+static fnn_blas fnn_provider = {FNN_BLAS_NONE, NULL, NULL, 0, 1L << 18};
 static fnn_get_fn fnn_get_threads;
 static fnn_set_fn fnn_set_threads;
 static fnn_set_local_fn fnn_set_local;
@@ -33,10 +33,10 @@ static int fnn_saved;           /* the process-wide count they lowered */
 
 void fnn_blas_configure(int kind, void *sgemm, void *dgemm, void *get_threads,
                         void *set_threads, void *set_threads_local, int sequential,
-                        int packs)
+                        long column_cut_bytes)
 {
     FNN_LOCK();
-    fnn_provider.packs = packs;
+    fnn_provider.column_cut_bytes = column_cut_bytes;
     fnn_provider.kind = kind;
     fnn_provider.sgemm = sgemm;
     fnn_provider.dgemm = dgemm;

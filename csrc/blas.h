@@ -24,10 +24,10 @@
  * void (int)), or NULL; IN set_threads_local: int (int) returning the
  * previous thread-local count, or NULL; IN sequential: 1 when these (or a
  * BLAS without threads) make every GEMM of a fastnn call single-threaded;
- * IN packs: 1 when it packs whole operands even of small products (gemm.h). */
+ * IN column_cut_bytes: see fnn_blas in gemm.h. */
 void fnn_blas_configure(int kind, void *sgemm, void *dgemm, void *get_threads,
                         void *set_threads, void *set_threads_local, int sequential,
-                        int packs);
+                        long column_cut_bytes);
 
 /* The provider (kind FNN_BLAS_NONE before fnn_blas_configure). */
 const fnn_blas *fnn_blas_provider(void);

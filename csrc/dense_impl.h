@@ -85,16 +85,19 @@ static void FNN_NAME(forward_rows)(REAL *Z, const REAL *bias, REAL *A, ptrdiff_t
 }
 
 /* Which dimension of a GEMM's output C = A B (rows x cols) the pool's blocks
- * cut.  A BLAS that packs its operands (OpenBLAS) packs the whole of the
- * operand along the other dimension in every thread: cutting C's rows
- * repacks B, cutting its columns repacks A, so the cut goes across the side
- * whose other operand is smaller (64 rows of 784 -> 256 on 2 threads: rows
- * 1.27x the threaded GEMM, columns 1.1x).  MKL multiplies small blocks
- * without packing, and rows are the better cut at every shape measured
- * (bench/README.md). */
-static inline int FNN_NAME(cut_columns)(const fnn_blas *bl, ptrdiff_t rows, ptrdiff_t cols)
+ * cut.  Each block reads all of the operand along the other dimension:
+ * cutting C's rows makes every thread read (and pack) all of B, cutting its
+ * columns all of A.  So a product with fewer rows than columns is cut by
+ * columns once B is large enough for that to matter to the BLAS: from
+ * bl->column_cut_bytes (256 KiB for OpenBLAS, which packs B whatever its
+ * size; 2 MiB for MKL, which multiplies small blocks without packing).
+ * Measured on 2 threads (bench/README.md): 64 x 1024 -> 1024 with MKL,
+ * rows 1.32x the BLAS's own threaded GEMM, columns 1.13x; 64 x 256 -> 128,
+ * rows 0.82x, columns 1.4x. */
+static inline int FNN_NAME(cut_columns)(const fnn_blas *bl, ptrdiff_t rows, ptrdiff_t cols,
+                                        double b_elements)
 {
-    return bl->packs && rows < cols;
+    return rows < cols && b_elements * sizeof(REAL) >= (double)bl->column_cut_bytes;
 }
 
 /* One dense forward: for each block, the GEMM of its rows (or columns) and
@@ -139,7 +142,7 @@ static int FNN_NAME(fnn_dense_forward)(const fnn_exec *ex, const REAL *A_prev,
         if (fnn_gemm_check(ex->blas, SFX_DTYPE, k > n ? k : n) != FNN_OK)
             return FNN_EINVAL;
         /* softmax needs whole rows */
-        j.by_columns = activation != FNN_SOFTMAX && FNN_NAME(cut_columns)(ex->blas, m, n);
+        j.by_columns = activation != FNN_SOFTMAX && FNN_NAME(cut_columns)(ex->blas, m, n, (double)k * n);
         nb = fnn_gemm_blocks(ex, j.by_columns ? n : m, (double)m * (double)k * (double)n);
     } else {
         nb = fnn_threads_for(m * n, ex->n_threads);
@@ -334,12 +337,12 @@ static int FNN_NAME(fnn_dense_backward)(const fnn_exec *ex, const REAL *dA, cons
     j.nb1 = fnn_threads_for(m * n, ex->n_threads);
     if (A_prev) {
         /* dW = A_prev.T (k x m) @ dZ (m x n) */
-        j.w_by_columns = FNN_NAME(cut_columns)(ex->blas, k, n);
+        j.w_by_columns = FNN_NAME(cut_columns)(ex->blas, k, n, (double)m * n);
         j.nb_w = fnn_gemm_blocks(ex, j.w_by_columns ? n : k, macs);
     }
     if (dA_prev) {
         /* dA_prev = dZ (m x n) @ W.T (n x k) */
-        j.a_by_columns = FNN_NAME(cut_columns)(ex->blas, m, k);
+        j.a_by_columns = FNN_NAME(cut_columns)(ex->blas, m, k, (double)n * k);
         j.nb_a = fnn_gemm_blocks(ex, j.a_by_columns ? k : m, macs);
     }
     if (db) {

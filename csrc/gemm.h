@@ -25,8 +25,9 @@ typedef struct fnn_blas {
     void *sgemm, *dgemm;        /* cblas_sgemm and cblas_dgemm, or NULL */
     int sequential;             /* 1: fastnn holds it to one thread (blas.h),
                                    so GEMMs may run in several pool threads */
-    int packs;                  /* 1: it packs whole operands even of small
-                                   products (dense_impl.h, cut_columns) */
+    long column_cut_bytes;      /* size of B from which a product with fewer
+                                   rows than columns is cut by columns
+                                   (dense_impl.h, cut_columns) */
 } fnn_blas;
 
 /* fnn_gemm_blocks' thresholds (dense.h has the measurement). */

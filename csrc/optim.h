@@ -16,32 +16,29 @@
 
 /* Below these many parameters a step runs on one thread.
  *
- * Measured with bench/optim_crossover.c (2-core AMD EPYC VM, gcc 12 -O3,
- * float32, warm caches, parallel path forced, 1 vs 2 threads; a machine
- * shared with other jobs).  Opening a parallel region costs about 0.5 us
- * with the team spinning, about 1.5 us when the cores are busy; one thread
- * updates about 12 (SGD), 10 (momentum), 6 (RMSprop) and 5 (Adam) float32
- * parameters per ns from cache.  Speed-up of 2 threads over 1, in a run
- * under load (load average 6.6) and the range over three quieter runs:
+ * Measured with bench/optim_crossover.c (2-core Intel Xeon KVM guest with
+ * AVX-512, gcc 12 -O3, float32, warm caches, parallel path forced, 1 vs 2
+ * threads of fastnn's pool, its worker polling between calls as in a
+ * training loop; best of 15).  Handing a block to the pool costs ~1 us.
+ * Speed-up of 2 threads over 1:
  *
- *   n      SGD              momentum         RMSprop          Adam
- *   4096   0.37 | 0.84-0.87 0.38 | 0.95-0.98 0.53 | 1.12-1.18 0.52 | 1.16-1.21
- *   8192   0.50 | 1.06-1.21 0.49 | 1.12-1.20 0.60 | 1.37-1.47 0.62 | 1.35-1.39
- *   16384  0.70 | 1.30-1.35 0.65 | 1.30-1.37 0.89 | 1.47-1.50 0.90 | 1.54-2.16
- *   32768  0.95 | 1.52-1.56 1.02 | 1.60-2.85 1.17 | 1.72-2.38 1.21 | 1.72-2.72
- *   65536  1.26 | 1.73-1.95 1.35 | 1.14-2.10 1.48 | 1.78-1.95 1.62 | 1.17-2.43
+ *   n      SGD    momentum  RMSprop  Adam
+ *   4096   0.39   0.50      1.08     1.12
+ *   8192   0.91   1.14      1.41     1.47
+ *   16384  1.36   1.36      1.67     1.68
+ *   32768  1.55   1.60      1.81     1.83
+ *   65536  1.72   1.78      1.91     1.92
  *
  * The square root and division of RMSprop and Adam make a second thread pay
- * from about half the size of the cheap updates.  Each threshold is the
- * size where 2 threads win by 1.3x or more in the quiet runs and break even
- * under load, rather than the crossover itself: in training the team may
- * have gone to sleep during the GEMMs, and waking it costs more than in
- * this loop.  (dense's FNN_PARALLEL_MIN is 32768.) */
+ * from half the size of the cheap updates.  Each threshold is the first size
+ * where 2 threads win by more than 1.3x: the margin covers a pool that has
+ * gone to sleep (waking it costs ~60 us on a KVM guest, csrc/pool.c).
+ * (FNN_PARALLEL_MIN of the other kernels is 32768.) */
 #ifndef FNN_OPTIM_PARALLEL_MIN
-#define FNN_OPTIM_PARALLEL_MIN 32768        /* SGD, momentum */
+#define FNN_OPTIM_PARALLEL_MIN 16384        /* SGD, momentum */
 #endif
 #ifndef FNN_OPTIM_SQRT_PARALLEL_MIN
-#define FNN_OPTIM_SQRT_PARALLEL_MIN 16384   /* RMSprop, Adam */
+#define FNN_OPTIM_SQRT_PARALLEL_MIN 8192    /* RMSprop, Adam */
 #endif
 
 /* IN/OUT w; IN g.  Plain gradient descent with the L2 penalty folded in:

@@ -50,6 +50,7 @@ class Provider(NamedTuple):
     set_threads: int            # void (int)
     set_threads_local: int      # int (int), returns the previous local count
     sequential: bool            # fastnn can hold it to one thread per caller
+    column_cut_bytes: int       # csrc/dense_impl.h cut_columns, measured per BLAS
     filepath: str
     version: str
     detail: str                 # the kernel architecture, the threading layer
@@ -114,7 +115,7 @@ def _mkl():
             buf = ctypes.create_string_buffer(256)
             lib.MKL_Get_Version_String(buf, len(buf))
             version = buf.value.decode(errors="replace").strip()
-        return Provider("mkl", _LP64, sgemm, dgemm, 0, 0, local, True,
+        return Provider("mkl", _LP64, sgemm, dgemm, 0, 0, local, True, 2 << 20,
                         getattr(lib, "_name", path), version,
                         "sequential" if ours else "thread-local limit")
     return None
@@ -150,13 +151,13 @@ def _openblas():
             sequential = layer == "disabled" or (layer == "pthreads" and bool(get and set_))
             return Provider("openblas", _ILP64 if suffix else _LP64, sgemm, dgemm,
                             get if sequential else 0, set_ if sequential else 0, 0,
-                            sequential, info["filepath"], info.get("version") or "",
+                            sequential, 256 << 10, info["filepath"], info.get("version") or "",
                             f"{info.get('architecture') or '?'} kernels, {layer} threading")
     return None
 
 
 def _numpy_route(reason):
-    return Provider("numpy", 0, 0, 0, 0, 0, 0, False, "", "", reason)
+    return Provider("numpy", 0, 0, 0, 0, 0, 0, False, 0, "", "", reason)
 
 
 def find(choice=None):

@@ -22,7 +22,7 @@ cdef extern from "common.h" nogil:
         void *sgemm
         void *dgemm
         int sequential
-        int packs
+        long column_cut_bytes
     ctypedef struct fnn_exec:
         int n_threads
         void (*run)(int n_threads, int n_blocks, fnn_block_fn fn, void *ctx) noexcept nogil
@@ -46,7 +46,7 @@ cdef extern from "blas.h" nogil:
         FNN_GEMM_PARALLEL_MIN
     void fnn_blas_configure(int kind, void *sgemm, void *dgemm, void *get_threads,
                             void *set_threads, void *set_threads_local, int sequential,
-                            int packs)
+                            long column_cut_bytes)
     const fnn_blas *fnn_blas_provider()
     int fnn_blas_begin()
     void fnn_blas_end(int token)

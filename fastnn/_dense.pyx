@@ -70,10 +70,9 @@ def dense_forward(A_prev, W, b, activation="relu", *, keep_z=True, out=None,
     cdef double s = slope
     cdef int status, token
     if not gemm_in_c():
-        # the BLAS owns the threads; the pass runs on this one
+        # the BLAS owns the threads; the pass runs on this one (exec_context)
         _matmul(a_prev, w, out=Z if keep_z else A)
         pin = NULL
-        ex.n_threads = 1
     with nogil:
         token = blas_begin()
         status = fnn_dense_forward(&ex, dt, pin, pw, pb, pz, pa, m, k, n, code, s)
@@ -115,7 +114,6 @@ def dense_backward(dA, Z, A_prev, W, activation="relu", *, l2=0.0, need_dA_prev=
     if not in_c:
         pin = NULL      # the pass computes dZ and db only; numpy.matmul the rest
         pdap = NULL
-        ex.n_threads = 1
     with nogil:
         token = blas_begin()
         status = fnn_dense_backward(&ex, dt, pda, pz, pin, pw, pdz, pdap, pdw, pdb, m, k, n,

@@ -41,13 +41,15 @@ __all__ = ["get_num_threads", "set_num_threads", "usable_cpus", "runtime_info",
 MAX_THREADS = FNN_MAX_BLOCKS
 
 cdef object _provider = None
-cdef bint _gemm_c = False
+cdef bint _gemm_c = False       # GEMMs through the BLAS pointers, not numpy.matmul
 _warned = set()
 
 
 cdef fnn_exec exec_context() noexcept nogil:
     cdef fnn_exec ex
-    ex.n_threads = fastnn_get_num_threads()
+    # through numpy.matmul the BLAS owns the threads: every pass runs on the
+    # calling thread, so no second pool runs against it
+    ex.n_threads = fastnn_get_num_threads() if _gemm_c else 1
     ex.run = fnn_pool_run
     ex.blas = fnn_blas_provider()
     return ex
@@ -300,7 +302,7 @@ def _configure():
                        <void *><size_t>provider.get_threads,
                        <void *><size_t>provider.set_threads,
                        <void *><size_t>provider.set_threads_local, provider.sequential,
-                       provider.name != "mkl")
+                       provider.column_cut_bytes)
     _provider = provider
     _gemm_c = provider.kind != FNN_BLAS_NONE
     fnn_pool_set_thread_init(fnn_blas_thread_init)
@@ -311,6 +313,14 @@ def _configure():
     elif omp is not None:
         _check_oversubscription(n, f"OMP_NUM_THREADS={omp}")
     fastnn_set_num_threads(n)
+    if n > 1 and not provider.sequential and message is None \
+            and os.environ.get("FASTNN_BLAS", "auto").strip().lower() != "numpy":
+        # the GEMMs then stay whole, on the BLAS's own threads, beside fastnn's
+        _warn_once(("sequential",),
+                   f"fastnn: {provider.detail}: fastnn cannot hold this BLAS to one thread, so "
+                   f"its GEMMs run on the BLAS's own threads beside fastnn's pool, which is "
+                   f"slower; install fastnn's MKL extra (pip install 'fastnn[mkl]') or NumPy's "
+                   f"wheel, whose OpenBLAS it can hold (pip install --force-reinstall numpy)")
 
 
 _configure()

@@ -28,6 +28,7 @@ import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, wait
 
+from fastnn._runtime import usable_cpus
 from fastnn.tune.objectives import evaluate
 from fastnn.tune.results import Trial
 
@@ -35,11 +36,9 @@ __all__ = ["InProcess", "LocalProcesses", "DaskCluster", "usable_cores"]
 
 
 def usable_cores():
-    """Cores this process may run on (its CPU affinity where the OS tells)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+    """CPUs this process may use: its affinity mask and its cgroup's CPU quota
+    (fastnn._runtime.usable_cpus, which also sets fastnn's default threads)."""
+    return usable_cpus()
 
 
 class InProcess:
