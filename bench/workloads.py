@@ -69,6 +69,9 @@ def _fastnn():
     import fastnn
     import fastnn.numpy_ops  # noqa: F401  (the twins, not imported by fastnn itself)
     fastnn.set_num_threads(THREADS)
+    # NumPy's BLAS too: fastnn holds it to one thread in its own calls, but the
+    # twins and FASTNN_BLAS=numpy call it through numpy.matmul
+    _numpy_blas()
     return fastnn
 
 
@@ -239,7 +242,6 @@ def dense_forward(impl, m, n_in, n_out):
         return lambda keep=d: lib.fnn_bench_gemms(*args, 1)   # keep: the arrays args points to
     if impl in ("fastnn", "numpy"):
         fastnn = _fastnn()
-        _numpy_blas()
         mod = fastnn.ops if impl == "fastnn" else fastnn.numpy_ops
         A_prev, W, bias, out = d.A_prev, d.W, d.b, (d.Z_out, d.A_out)
         call = lambda: mod.dense_forward(A_prev, W, bias, "relu", out=out)   # noqa: E731
@@ -275,7 +277,6 @@ def dense_backward(impl, m, n_in, n_out):
         return call
     if impl in ("fastnn", "numpy"):
         fastnn = _fastnn()
-        _numpy_blas()
         mod = fastnn.ops if impl == "fastnn" else fastnn.numpy_ops
         dA, Z, A_prev, W = d.dA, d.Z, d.A_prev, d.W
         out, work = (d.dA_prev, d.dW, d.db), d.dZ
@@ -314,7 +315,6 @@ def batchnorm(impl, m, n):
     want = (gamma / np.sqrt(var + 1e-5) / m) * (m * dZt - dbeta - z_norm * dgamma)
     if impl in ("fastnn", "numpy"):
         fastnn = _fastnn()
-        _numpy_blas()
         mod = fastnn.ops if impl == "fastnn" else fastnn.numpy_ops
         rm, rv = np.zeros(n, np.float32), np.ones(n, np.float32)
 

@@ -560,3 +560,23 @@ def test_concurrent_callers_get_their_own_results(data):
         w.join(120)
     assert not errors and len(results) == 20
     assert all(r == alone for r in results)
+
+
+@pytest.mark.parametrize("choice", ["openblas", "mkl", "numpy"])
+def test_dense_kernels_on_every_provider(choice, tmp_path):
+    """The dense kernels' specification (tests/test_dense.py) under every GEMM
+    provider this machine has, each in a fresh process (the suite itself runs
+    on the default one)."""
+    if choice == fastnn._runtime.runtime_info()["gemm"]["provider"]:
+        pytest.skip(f"{choice} is this process's provider: the whole suite runs on it")
+    out, _ = run_fresh("-c", "import fastnn; print(fastnn._runtime.runtime_info()['gemm']"
+                             "['provider'])", env={"FASTNN_BLAS": choice})
+    if out.strip() != choice:
+        pytest.skip(f"no {choice} library on this machine")
+    home = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
+    env = dict(os.environ, FASTNN_BLAS=choice, PYTHONPATH=home)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                           str(HERE / "test_dense.py")], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout
