@@ -196,8 +196,9 @@ static int FNN_NAME(fnn_batchnorm_forward_train)(
     const double unbias = (double)m / (double)(m - 1);
     for (ptrdiff_t j = 0; j < n; ++j)
         zero[j] = 0;
-    FNN_NAME(bn_job) job = {FNN_BN_SUM, Z, NULL, NULL, zero, part, n, Zt,
-                            {mu, scale, beta, NULL}, scratch, m, n};
+    FNN_NAME(bn_job) job = {.kind = FNN_BN_SUM, .X = Z, .zero = zero, .part = part,
+                            .stride = n, .out = Zt, .k = {mu, scale, beta, NULL},
+                            .scratch = scratch, .m = m, .n = n};
 
     /* Three passes over the blocks; the per-column steps between them, O(n
      * nb), run on the caller. */
@@ -243,8 +244,8 @@ static int FNN_NAME(fnn_batchnorm_forward_eval)(
         return FNN_ENOMEM;
     for (ptrdiff_t j = 0; j < n; ++j)
         scale[j] = (REAL)((double)gamma[j] / sqrt((double)rvar[j] + eps));
-    FNN_NAME(bn_job) job = {FNN_BN_SUM, Z, NULL, NULL, NULL, NULL, 0, Zt,
-                            {rmean, scale, beta, NULL}, scale + n, m, n};
+    FNN_NAME(bn_job) job = {.X = Z, .out = Zt, .k = {rmean, scale, beta, NULL},
+                            .scratch = scale + n, .m = m, .n = n};
     fnn_parallel(ex, nb, FNN_NAME(bn_affine_block), &job);
     free(scale);
     return FNN_OK;
@@ -268,8 +269,9 @@ static int FNN_NAME(fnn_batchnorm_backward)(
     const double inv_m = 1.0 / (double)m;
     for (ptrdiff_t j = 0; j < n; ++j)
         zero[j] = 0;
-    FNN_NAME(bn_job) job = {FNN_BN_GRAD, Z, dZt, mu, zero, part, 2 * n, dZ,
-                            {mu, cs, cc, ca}, scratch, m, n};
+    FNN_NAME(bn_job) job = {.kind = FNN_BN_GRAD, .X = Z, .Y = dZt, .c = mu, .zero = zero,
+                            .part = part, .stride = 2 * n, .out = dZ, .k = {mu, cs, cc, ca},
+                            .scratch = scratch, .m = m, .n = n};
 
     fnn_parallel(ex, nb, FNN_NAME(bn_sums_block), &job);
     for (ptrdiff_t j = 0; j < n; ++j) {

@@ -106,6 +106,22 @@ static inline void fnn_block_rows(ptrdiff_t m, int n_blocks, int blk,
     *hi = *lo + base + (blk < extra ? 1 : 0);
 }
 
+/* Rows [*r0, *r1) and columns [*c0, *c1) of block `blk` of a rows x cols
+ * matrix cut into n_blocks blocks of columns (by_columns) or of rows. */
+static inline void fnn_block_cut(ptrdiff_t rows, ptrdiff_t cols, int by_columns, int n_blocks,
+                                 int blk, ptrdiff_t *r0, ptrdiff_t *r1, ptrdiff_t *c0,
+                                 ptrdiff_t *c1)
+{
+    *r0 = 0;
+    *r1 = rows;
+    *c0 = 0;
+    *c1 = cols;
+    if (by_columns)
+        fnn_block_rows(cols, n_blocks, blk, c0, c1);
+    else
+        fnn_block_rows(rows, n_blocks, blk, r0, r1);
+}
+
 /* The sum over [0, n) of fn(ctx, lo, hi), each call summing its range
  * [lo, hi) into a double: the ranges are the fixed blocks of fnn_block_rows,
  * run in parallel when `work` elements are enough, and their sums are added

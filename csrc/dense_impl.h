@@ -115,11 +115,8 @@ static void FNN_NAME(forward_block)(void *job_, int blk, int nb)
 {
     const FNN_NAME(forward_job) *j = (const FNN_NAME(forward_job) *)job_;
     REAL *T = j->Z ? j->Z : j->A;      /* where the GEMM writes */
-    ptrdiff_t lo = 0, hi = j->m, c0 = 0, c1 = j->n;
-    if (j->by_columns)
-        fnn_block_rows(j->n, nb, blk, &c0, &c1);
-    else
-        fnn_block_rows(j->m, nb, blk, &lo, &hi);
+    ptrdiff_t lo, hi, c0, c1;
+    fnn_block_cut(j->m, j->n, j->by_columns, nb, blk, &lo, &hi, &c0, &c1);
     if (j->A_prev)
         FNN_CAT(fnn_gemm, SFX)(j->bl, 0, 0, hi - lo, c1 - c0, j->k, (REAL)1,
                                j->A_prev + lo * j->k, j->k, j->W + c0, j->n, (REAL)0,
@@ -133,8 +130,9 @@ static int FNN_NAME(fnn_dense_forward)(const fnn_exec *ex, const REAL *A_prev,
                                        ptrdiff_t m, ptrdiff_t k, ptrdiff_t n,
                                        int activation, double slope)
 {
-    FNN_NAME(forward_job) j = {ex->blas, A_prev, W, b, Z, A, m, k, n, activation, 0,
-                               (REAL)slope};
+    FNN_NAME(forward_job) j = {.bl = ex->blas, .A_prev = A_prev, .W = W, .b = b, .Z = Z,
+                               .A = A, .m = m, .k = k, .n = n, .activation = activation,
+                               .slope = (REAL)slope};
     int nb;
     if (activation < FNN_LINEAR || activation > FNN_SOFTMAX)
         return FNN_EINVAL;
@@ -164,8 +162,8 @@ static int FNN_NAME(fnn_activation_forward)(const fnn_exec *ex, REAL *Z, REAL *A
                                             ptrdiff_t m, ptrdiff_t n, int activation,
                                             double slope)
 {
-    FNN_NAME(forward_job) j = {ex->blas, NULL, NULL, NULL, Z, A, m, 0, n, activation, 0,
-                               (REAL)slope};
+    FNN_NAME(forward_job) j = {.bl = ex->blas, .Z = Z, .A = A, .m = m, .n = n,
+                               .activation = activation, .slope = (REAL)slope};
     if (activation < FNN_LINEAR || activation > FNN_SOFTMAX)
         return FNN_EINVAL;
     fnn_parallel(ex, fnn_threads_for(m * n, ex->n_threads), FNN_NAME(activation_block), &j);
@@ -283,11 +281,8 @@ static void FNN_NAME(backward_gemms_block)(void *job_, int blk, int nb)
     (void)nb;
     if (blk < j->nb_w) {
         /* dW (k, n): rows [r0, r1) and columns [c0, c1) */
-        ptrdiff_t r0 = 0, r1 = k, c0 = 0, c1 = n;
-        if (j->w_by_columns)
-            fnn_block_rows(n, j->nb_w, blk, &c0, &c1);
-        else
-            fnn_block_rows(k, j->nb_w, blk, &r0, &r1);
+        ptrdiff_t r0, r1, c0, c1;
+        fnn_block_cut(k, n, j->w_by_columns, j->nb_w, blk, &r0, &r1, &c0, &c1);
         if (j->A_prev)
             FNN_CAT(fnn_gemm, SFX)(j->bl, 1, 0, r1 - r0, c1 - c0, m, (REAL)1, j->A_prev + r0,
                                    k, j->dZ + c0, n, (REAL)0, j->dW + r0 * n + c0, n);
@@ -303,11 +298,8 @@ static void FNN_NAME(backward_gemms_block)(void *job_, int blk, int nb)
     }
     if (blk < j->nb_a) {
         /* dA_prev (m, k): rows [r0, r1) and columns [c0, c1) */
-        ptrdiff_t r0 = 0, r1 = m, c0 = 0, c1 = k;
-        if (j->a_by_columns)
-            fnn_block_rows(k, j->nb_a, blk, &c0, &c1);
-        else
-            fnn_block_rows(m, j->nb_a, blk, &r0, &r1);
+        ptrdiff_t r0, r1, c0, c1;
+        fnn_block_cut(m, k, j->a_by_columns, j->nb_a, blk, &r0, &r1, &c0, &c1);
         FNN_CAT(fnn_gemm, SFX)(j->bl, 0, 1, r1 - r0, c1 - c0, n, (REAL)1, j->dZ + r0 * n, n,
                                j->W + c0 * n, n, (REAL)0, j->dA_prev + r0 * k + c0, k);
     }
@@ -326,9 +318,12 @@ static int FNN_NAME(fnn_dense_backward)(const fnn_exec *ex, const REAL *dA, cons
                                         ptrdiff_t k, ptrdiff_t n, int activation,
                                         double slope, double l2_scale)
 {
-    FNN_NAME(backward_job) j = {ex->blas, dA, Z, A_prev, W, dZ, dA_prev, dW, db, NULL,
-                                m, k, n, activation, 1, 1, 0, 0, 0, (REAL)slope,
-                                (REAL)l2_scale};
+    /* nb_w is 1 without A_prev too: block 0 still adds db's partials */
+    FNN_NAME(backward_job) j = {.bl = ex->blas, .dA = dA, .Z = Z, .A_prev = A_prev, .W = W,
+                                .dZ = dZ, .dA_prev = dA_prev, .dW = dW, .db = db,
+                                .m = m, .k = k, .n = n, .activation = activation,
+                                .nb1 = 1, .nb_w = 1, .nb_a = 0, .slope = (REAL)slope,
+                                .l2s = (REAL)l2_scale};
     const double macs = (double)m * (double)k * (double)n;
     if (activation < FNN_LINEAR || activation > FNN_SOFTMAX)
         return FNN_EINVAL;
@@ -370,8 +365,8 @@ static int FNN_NAME(fnn_activation_backward)(const fnn_exec *ex, const REAL *dA,
                                              const REAL *Z, REAL *dZ, ptrdiff_t m,
                                              ptrdiff_t n, int activation, double slope)
 {
-    FNN_NAME(backward_job) j = {ex->blas, dA, Z, NULL, NULL, dZ, NULL, NULL, NULL, NULL,
-                                m, 0, n, activation, 1, 0, 0, 0, 0, (REAL)slope, (REAL)0};
+    FNN_NAME(backward_job) j = {.bl = ex->blas, .dA = dA, .Z = Z, .dZ = dZ, .m = m, .n = n,
+                                .activation = activation, .slope = (REAL)slope};
     if (activation < FNN_LINEAR || activation > FNN_SOFTMAX)
         return FNN_EINVAL;
     fnn_parallel(ex, fnn_threads_for(m * n, ex->n_threads),

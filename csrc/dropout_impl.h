@@ -80,8 +80,9 @@ static int FNN_NAME(fnn_dropout_forward)(const fnn_exec *ex, const REAL *A, REAL
 {
     if (!(keep_prob > 0.0 && keep_prob <= 1.0))
         return FNN_EINVAL;
-    FNN_NAME(dropout_job) j = {A, A_out, mask, NULL, size, fnn_dropout_umax(keep_prob),
-                               (REAL)(1.0 / keep_prob), fnn_mix64(seed)};
+    FNN_NAME(dropout_job) j = {.A = A, .A_out = A_out, .mask_out = mask, .size = size,
+                               .umax = fnn_dropout_umax(keep_prob),
+                               .scale = (REAL)(1.0 / keep_prob), .key = fnn_mix64(seed)};
     fnn_parallel(ex, fnn_threads_for(size, ex->n_threads), FNN_NAME(dropout_forward_block),
                  &j);
     return FNN_OK;
@@ -102,7 +103,8 @@ static int FNN_NAME(fnn_dropout_backward)(const fnn_exec *ex, const REAL *dA,
 {
     if (!(keep_prob > 0.0 && keep_prob <= 1.0))
         return FNN_EINVAL;
-    FNN_NAME(dropout_job) j = {dA, dA_prev, NULL, mask, size, 0, (REAL)(1.0 / keep_prob), 0};
+    FNN_NAME(dropout_job) j = {.A = dA, .A_out = dA_prev, .mask_in = mask, .size = size,
+                               .scale = (REAL)(1.0 / keep_prob)};
     fnn_parallel(ex, fnn_threads_for(size, ex->n_threads), FNN_NAME(dropout_backward_block),
                  &j);
     return FNN_OK;

@@ -146,10 +146,19 @@ def rng():
 
 @pytest.fixture
 def threads():
-    """``threads(n)`` -> fastnn.set_num_threads(n); the count found is restored."""
+    """``threads(n)`` -> fastnn.set_num_threads(n); the count found is restored.
+    Tests use more threads than this machine's CPUs on purpose (3 unequal
+    blocks): the warning that this is slow is not theirs to give
+    (tests/test_threads.py checks it)."""
+    import warnings
     old = fastnn.get_num_threads()
-    yield fastnn.set_num_threads
-    fastnn.set_num_threads(old)
+
+    def set_threads(n):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "fastnn: .* usable CPU", RuntimeWarning)
+            fastnn.set_num_threads(n)
+    yield set_threads
+    set_threads(old)
 
 
 # ----------------------------------------------------------------------------
