@@ -580,3 +580,16 @@ def test_dense_kernels_on_every_provider(choice, tmp_path):
                           env=env, cwd=tmp_path, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout
+
+
+def test_import_leaves_the_openmp_environment_alone():
+    """fastnn sets no OMP_* variable: the user's (or their absence) reach every
+    OpenMP runtime the process loads later, as they would without fastnn."""
+    code = ("import os; before = {k: v for k, v in os.environ.items() if k.startswith(('OMP_', "
+            "'GOMP_', 'KMP_', 'OPENBLAS_', 'MKL_'))}; import fastnn; fastnn.ops.dense_forward("
+            "*[__import__('numpy').ones(s, 'f') for s in ((300, 300), (300, 300), (300,))]); "
+            "after = {k: v for k, v in os.environ.items() if k.startswith(('OMP_', 'GOMP_', "
+            "'KMP_', 'OPENBLAS_', 'MKL_'))}; print(before == after)")
+    for env in ({}, {"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "1000"}):
+        out, _ = run_fresh("-c", code, env=env)
+        assert out.strip() == "True"
