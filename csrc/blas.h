@@ -11,8 +11,10 @@
  *   worker for good, and on the caller for the call only;
  * - a process-wide limit (openblas_set_num_threads: NumPy's OpenBLAS has no
  *   other) is lowered to 1 by the first of overlapping fastnn calls and
- *   given back by the last, so it stays the user's outside fastnn's calls
- *   (another thread's BLAS calls made meanwhile run on one thread).
+ *   given back by the last, so it stays the user's outside fastnn's calls.
+ *   Another thread's BLAS calls made meanwhile run on one thread, and a
+ *   count another thread sets meanwhile (threadpoolctl) is overwritten when
+ *   the last fastnn call ends: limits are for one thread at a time.
  */
 #ifndef FASTNN_BLAS_H
 #define FASTNN_BLAS_H

@@ -90,11 +90,17 @@ static inline void fnn_parallel(const fnn_exec *ex, int n_blocks, fnn_block_fn f
 /* Upper bound on row blocks of a reduction (partials live on the stack). */
 #define FNN_MAX_BLOCKS 256
 
-static inline int fnn_threads_for(ptrdiff_t n_elements, int n_threads)
+/* Blocks of a pass over n_elements: one per thread from `min` elements on. */
+static inline int fnn_threads_above(ptrdiff_t n_elements, int n_threads, ptrdiff_t min)
 {
-    if (n_threads < 1 || n_elements < FNN_PARALLEL_MIN)
+    if (n_threads < 1 || n_elements < min)
         return 1;
     return n_threads > FNN_MAX_BLOCKS ? FNN_MAX_BLOCKS : n_threads;
+}
+
+static inline int fnn_threads_for(ptrdiff_t n_elements, int n_threads)
+{
+    return fnn_threads_above(n_elements, n_threads, FNN_PARALLEL_MIN);
 }
 
 /* Rows [*lo, *hi) of block `blk` when m rows are cut into n_blocks blocks. */

@@ -1,14 +1,15 @@
-/* Design: one fused pass around each GEMM of a dense layer, by row blocks.
+/* Design: the GEMMs of a dense layer and its elementwise passes, by blocks.
  *
- * Forward: each block of rows makes its part of A_prev @ W with the BLAS,
- * then adds the bias, keeps z (training) and writes g(z) while those rows
- * are in cache.  Backward: each block of rows computes dZ = dA * g'(Z), its
- * column sums (db, combined in block order) and its rows of
- * dA_prev = dZ @ W.T; then each block of W's rows makes its rows of
- * dW = A_prev.T @ dZ and adds the L2 term.  The blocks are the pool's
- * (pool.h), and the BLAS runs single-threaded in each (blas.h): one set of
- * threads for the GEMMs and the passes, measured faster than a threaded BLAS
- * around serial passes (bench/README.md).
+ * Forward: each block makes its part of A_prev @ W with the BLAS (a block of
+ * rows, or of columns when the product has fewer rows than columns and a
+ * large W: dense_impl.h, cut_columns), then adds the bias, keeps z
+ * (training) and writes g(z) while those elements are in cache.  Backward:
+ * one pass by blocks of rows computes dZ = dA * g'(Z) and its column sums
+ * (db, combined in block order); a second pass makes dW = A_prev.T @ dZ with
+ * its L2 term and dA_prev = dZ @ W.T, each cut the same way.  The blocks are
+ * the pool's (pool.h), and the BLAS runs single-threaded in each (blas.h):
+ * one set of threads for the GEMMs and the passes, measured faster than a
+ * threaded BLAS around serial passes (bench/README.md).
  * The body is written once in dense_impl.h and instantiated for float and
  * double below.
  */

@@ -1,11 +1,11 @@
 /* Dense-layer kernels: each GEMM of a dense layer fused with the elementwise
- * pass that follows it.
+ * pass next to it.
  *
  * All matrices are C-contiguous, row-major, of the element type `dtype`
  * (enum fnn_dtype): A_prev (m, k), W (k, n), b (n,), Z, A, dA, dZ (m, n).
- * The GEMMs go to the BLAS of ex->blas (gemm.h), cut into row blocks that
- * the pool runs.  A block's rows are finished (bias, activation; dZ and its
- * column sums) while they are still in cache from its GEMM.
+ * The GEMMs go to the BLAS of ex->blas (gemm.h), cut into row or column
+ * blocks that the pool runs.  The forward finishes a block's elements (bias,
+ * activation) while they are still in cache from its GEMM.
  *
  * Threading threshold (gemm.h, FNN_GEMM_PARALLEL_MIN = 2^18 multiply-adds):
  * a block costs the pool ~1 us to hand out (pool.c), and a 2^18
@@ -32,7 +32,8 @@ int fnn_dense_forward(const fnn_exec *ex, int dtype, const void *A_prev, const v
  * OUT dA_prev (m, k) or NULL; OUT dW (k, n); OUT db (n,) or NULL:
  *   dZ = dA * g'(Z) (softmax: its Jacobian applied row by row),
  *   dA_prev = dZ @ W.T,  dW = A_prev.T @ dZ + l2_scale * W,  db = sum_rows dZ;
- * A_prev NULL: dW is left alone (the caller makes it with numpy.matmul).
+ * A_prev NULL: dW is left alone, L2 term included (the caller makes it with
+ * numpy.matmul); dA_prev must then be NULL too.
  * FNN_ENOMEM if db's per-block partial sums cannot be allocated. */
 int fnn_dense_backward(const fnn_exec *ex, int dtype, const void *dA, const void *Z,
                        const void *A_prev, const void *W, void *dZ, void *dA_prev,

@@ -286,7 +286,7 @@ static void FNN_NAME(backward_gemms_block)(void *job_, int blk, int nb)
         if (j->A_prev)
             FNN_CAT(fnn_gemm, SFX)(j->bl, 1, 0, r1 - r0, c1 - c0, m, (REAL)1, j->A_prev + r0,
                                    k, j->dZ + c0, n, (REAL)0, j->dW + r0 * n + c0, n);
-        if (j->l2s != 0) {
+        if (j->A_prev && j->l2s != 0) {
             const REAL c = j->l2s;
             for (ptrdiff_t r = r0; r < r1; ++r) {
                 REAL *dw = j->dW + r * n;
@@ -327,7 +327,11 @@ static int FNN_NAME(fnn_dense_backward)(const fnn_exec *ex, const REAL *dA, cons
     const double macs = (double)m * (double)k * (double)n;
     if (activation < FNN_LINEAR || activation > FNN_SOFTMAX)
         return FNN_EINVAL;
-    if ((A_prev || dA_prev) && fnn_gemm_check(ex->blas, SFX_DTYPE, k > n ? k : n) != FNN_OK)
+    /* every dimension but dA_prev's rows is a GEMM's k, n or leading one here
+     * (dW's inner dimension is m), and fnn_gemm slices only the rows */
+    if ((A_prev || dA_prev)
+        && fnn_gemm_check(ex->blas, SFX_DTYPE, m > k ? (m > n ? m : n) : (k > n ? k : n))
+               != FNN_OK)
         return FNN_EINVAL;
     j.nb1 = fnn_threads_for(m * n, ex->n_threads);
     if (A_prev) {

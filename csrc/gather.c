@@ -4,8 +4,9 @@
  * them: 64 us for 128 MNIST rows, 60 ms an epoch.  Here each block of the
  * batch's rows is copied by one thread, which asks for the cache lines of
  * the row FNN_GATHER_AHEAD places further on before it copies the current
- * one, so the misses overlap (measured in bench/README.md).  The copies
- * leave the batch in the cache of the thread that then makes its GEMM rows.
+ * one, so the misses overlap: 45 us instead of 64 on one thread, 24 on
+ * two (a contiguous copy of the same bytes takes 36 us on one: the rows
+ * come from DRAM either way).
  */
 #include <string.h>
 #include "gather.h"
@@ -52,7 +53,8 @@ static void fnn_gather_block(void *job_, int blk, int nb)
 int fnn_gather_rows(const fnn_exec *ex, const void *src, ptrdiff_t n_src,
                     ptrdiff_t row_bytes, const int64_t *idx, ptrdiff_t m, void *dst)
 {
-    fnn_gather_job j = {(const char *)src, row_bytes, idx, m, (char *)dst};
+    fnn_gather_job j = {.src = (const char *)src, .row_bytes = row_bytes, .idx = idx, .m = m,
+                         .dst = (char *)dst};
     for (ptrdiff_t i = 0; i < m; ++i)
         if (idx[i] < 0 || idx[i] >= n_src)
             return FNN_EINVAL;

@@ -11,8 +11,8 @@
 #include "common.h"
 
 /* IN src (n_src rows), idx (m,); OUT dst (m rows): dst[i] = src[idx[i]].
- * FNN_EINVAL, with nothing read out of bounds, when an index is not in
- * [0, n_src); dst is then left partly written. */
+ * FNN_EINVAL, with nothing read out of bounds and dst untouched, when an
+ * index is not in [0, n_src) (every index is checked before any copy). */
 int fnn_gather_rows(const fnn_exec *ex, const void *src, ptrdiff_t n_src,
                     ptrdiff_t row_bytes, const int64_t *idx, ptrdiff_t m, void *dst);
 

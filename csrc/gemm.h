@@ -2,9 +2,11 @@
  * a CBLAS sgemm/dgemm found in a loaded library, called through pointers.
  *
  * Every matrix is row-major; C = alpha op(A) op(B) + beta C with op(X) = X
- * or X^T, as cblas_?gemm(CblasRowMajor, ...).  The BLAS runs on the calling
- * thread only: blas.c holds it to one thread for the duration of a fastnn
- * call, and fastnn's kernels cut a GEMM into row blocks run by the pool.
+ * or X^T, as cblas_?gemm(CblasRowMajor, ...).  When fastnn can hold the BLAS
+ * to one thread (fnn_blas.sequential; blas.c holds it for the duration of a
+ * fastnn call), its kernels cut a GEMM into row or column blocks run by the
+ * pool; otherwise a GEMM stays whole, on the calling thread and the BLAS's
+ * own threads.
  */
 #ifndef FASTNN_GEMM_H
 #define FASTNN_GEMM_H
@@ -38,8 +40,9 @@ enum { FNN_CBLAS_ROW_MAJOR = 101, FNN_CBLAS_NO_TRANS = 111, FNN_CBLAS_TRANS = 11
 
 /* fnn_gemm_f32 and fnn_gemm_f64.  Return FNN_OK, or FNN_EINVAL when there is
  * no GEMM or a dimension does not fit the interface's int (an LP64 BLAS
- * takes at most 2^31 - 1 per dimension; rows beyond that are done in
- * slices, since slicing rows of a row-major product changes nothing). */
+ * takes at most 2^31 - 1 per dimension).  More rows than that are done in
+ * slices, which changes nothing in a row-major product; with op(A) = A^T
+ * that many rows means a leading dimension as large, refused before. */
 #define FNN_DEFINE_GEMM(REAL_, SFX_, FIELD_)                                          \
     typedef void (*fnn_gemm32_##SFX_)(int, int, int, int, int, int, REAL_, const REAL_ *, \
                                       int, const REAL_ *, int, REAL_, REAL_ *, int);  \

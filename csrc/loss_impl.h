@@ -68,7 +68,8 @@ static int FNN_NAME(softmax_xent)(const fnn_exec *ex, const REAL *Z, const int64
                                   const REAL *Y, REAL *dZ, ptrdiff_t m, ptrdiff_t k,
                                   double *loss)
 {
-    FNN_NAME(loss_job) j = {Z, Y, labels, dZ, k, 1.0 / (double)m};
+    FNN_NAME(loss_job) j = {.Z = Z, .Y = Y, .labels = labels, .dZ = dZ, .k = k,
+                            .inv_m = 1.0 / (double)m};
     if (labels)
         for (ptrdiff_t i = 0; i < m; ++i)
             if (labels[i] < 0 || labels[i] >= k)
@@ -112,7 +113,7 @@ static double FNN_NAME(sigmoid_xent_range)(void *job_, ptrdiff_t lo, ptrdiff_t h
 static int FNN_NAME(fnn_sigmoid_xent)(const fnn_exec *ex, const REAL *Z, const REAL *Y,
                                       REAL *dZ, ptrdiff_t m, ptrdiff_t k, double *loss)
 {
-    FNN_NAME(loss_job) j = {Z, Y, NULL, dZ, k, 1.0 / (double)m};
+    FNN_NAME(loss_job) j = {.Z = Z, .Y = Y, .dZ = dZ, .k = k, .inv_m = 1.0 / (double)m};
     *loss = fnn_blocked_sum(ex, m * k, m * k, FNN_NAME(sigmoid_xent_range), &j) * j.inv_m;
     return FNN_OK;
 }
@@ -137,7 +138,8 @@ static double FNN_NAME(mse_range)(void *job_, ptrdiff_t lo, ptrdiff_t hi)
 static int FNN_NAME(fnn_mse)(const fnn_exec *ex, const REAL *P, const REAL *Y, REAL *dP,
                              ptrdiff_t m, ptrdiff_t k, double *loss)
 {
-    FNN_NAME(loss_job) j = {P, Y, NULL, dP, k, 1.0 / (double)(m * k)};
+    FNN_NAME(loss_job) j = {.Z = P, .Y = Y, .dZ = dP, .k = k,
+                            .inv_m = 1.0 / (double)(m * k)};
     *loss = fnn_blocked_sum(ex, m * k, m * k, FNN_NAME(mse_range), &j) * j.inv_m;
     return FNN_OK;
 }
@@ -172,7 +174,7 @@ static double FNN_NAME(sum_squares_range)(void *job_, ptrdiff_t lo, ptrdiff_t hi
 static int FNN_NAME(fnn_sum_squares)(const fnn_exec *ex, const REAL *x, ptrdiff_t n,
                                      double *result)
 {
-    FNN_NAME(loss_job) j = {x, NULL, NULL, NULL, 0, 0.0};
+    FNN_NAME(loss_job) j = {.Z = x};
     *result = fnn_blocked_sum(ex, n, n, FNN_NAME(sum_squares_range), &j);
     return FNN_OK;
 }

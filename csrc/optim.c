@@ -28,13 +28,6 @@
 #include <tgmath.h>
 #include "optim.h"
 
-static inline int fnn_optim_threads(ptrdiff_t n, int n_threads, ptrdiff_t min)
-{
-    if (n_threads < 1 || n < min)
-        return 1;
-    return n_threads > FNN_MAX_BLOCKS ? FNN_MAX_BLOCKS : n_threads;
-}
-
 /* The steps one job type serves (optim_impl.h, optim_block). */
 enum fnn_optim_kind { FNN_OPTIM_SGD, FNN_OPTIM_MOMENTUM, FNN_OPTIM_RMSPROP, FNN_OPTIM_ADAM };
 

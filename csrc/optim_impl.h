@@ -32,11 +32,11 @@ static void FNN_NAME(optim_block)(void *job_, int blk, int nb);
 static int FNN_NAME(fnn_sgd_step)(const fnn_exec *ex, REAL *w, const REAL *g, double lr,
                                   double decay, ptrdiff_t n)
 {
-    FNN_NAME(optim_job) j = {FNN_OPTIM_SGD, w, NULL, NULL, g,
-                             {(REAL)lr, (REAL)decay}, 0, n};
+    FNN_NAME(optim_job) j = {.kind = FNN_OPTIM_SGD, .w = w, .g = g,
+                             .c = {(REAL)lr, (REAL)decay}, .n = n};
     if (n < 0)
         return FNN_EINVAL;
-    fnn_parallel(ex, fnn_optim_threads(n, ex->n_threads, FNN_OPTIM_PARALLEL_MIN),
+    fnn_parallel(ex, fnn_threads_above(n, ex->n_threads, FNN_OPTIM_PARALLEL_MIN),
                  FNN_NAME(optim_block), &j);
     return FNN_OK;
 }
@@ -68,12 +68,13 @@ static int FNN_NAME(fnn_momentum_step)(const fnn_exec *ex, REAL *w, const REAL *
                                        double lr, double beta, int average,
                                        int nesterov, ptrdiff_t n)
 {
-    FNN_NAME(optim_job) j = {FNN_OPTIM_MOMENTUM, w, v, NULL, g,
-                             {(REAL)lr, (REAL)beta, average ? (REAL)(1.0 - beta) : (REAL)1},
-                             nesterov, n};
+    FNN_NAME(optim_job) j = {.kind = FNN_OPTIM_MOMENTUM, .w = w, .v = v, .g = g,
+                             .c = {(REAL)lr, (REAL)beta,
+                                   average ? (REAL)(1.0 - beta) : (REAL)1},
+                             .flag = nesterov, .n = n};
     if (n < 0)
         return FNN_EINVAL;
-    fnn_parallel(ex, fnn_optim_threads(n, ex->n_threads, FNN_OPTIM_PARALLEL_MIN),
+    fnn_parallel(ex, fnn_threads_above(n, ex->n_threads, FNN_OPTIM_PARALLEL_MIN),
                  FNN_NAME(optim_block), &j);
     return FNN_OK;
 }
@@ -97,11 +98,12 @@ static void FNN_NAME(rmsprop_range)(REAL *FNN_RESTRICT w,
 static int FNN_NAME(fnn_rmsprop_step)(const fnn_exec *ex, REAL *w, const REAL *g, REAL *s,
                                       double lr, double beta, double eps, ptrdiff_t n)
 {
-    FNN_NAME(optim_job) j = {FNN_OPTIM_RMSPROP, w, NULL, s, g,
-                             {(REAL)lr, (REAL)beta, (REAL)(1.0 - beta), (REAL)eps}, 0, n};
+    FNN_NAME(optim_job) j = {.kind = FNN_OPTIM_RMSPROP, .w = w, .s = s, .g = g,
+                             .c = {(REAL)lr, (REAL)beta, (REAL)(1.0 - beta), (REAL)eps},
+                             .n = n};
     if (n < 0)
         return FNN_EINVAL;
-    fnn_parallel(ex, fnn_optim_threads(n, ex->n_threads, FNN_OPTIM_SQRT_PARALLEL_MIN),
+    fnn_parallel(ex, fnn_threads_above(n, ex->n_threads, FNN_OPTIM_SQRT_PARALLEL_MIN),
                  FNN_NAME(optim_block), &j);
     return FNN_OK;
 }
@@ -138,11 +140,12 @@ static int FNN_NAME(fnn_adam_step)(const fnn_exec *ex, REAL *w, const REAL *g, R
     /* Bias corrections in double, once per call (pow of a double). */
     const double bc1 = 1.0 - pow(beta1, (double)t);
     const double bc2 = 1.0 - pow(beta2, (double)t);
-    FNN_NAME(optim_job) j = {FNN_OPTIM_ADAM, w, v, s, g,
-                             {(REAL)beta1, (REAL)(1.0 - beta1), (REAL)beta2,
-                              (REAL)(1.0 - beta2), (REAL)(lr / bc1), (REAL)(1.0 / bc2),
-                              (REAL)eps, (REAL)(lr * weight_decay)}, 0, n};
-    fnn_parallel(ex, fnn_optim_threads(n, ex->n_threads, FNN_OPTIM_SQRT_PARALLEL_MIN),
+    FNN_NAME(optim_job) j = {.kind = FNN_OPTIM_ADAM, .w = w, .v = v, .s = s, .g = g,
+                             .c = {(REAL)beta1, (REAL)(1.0 - beta1), (REAL)beta2,
+                                   (REAL)(1.0 - beta2), (REAL)(lr / bc1), (REAL)(1.0 / bc2),
+                                   (REAL)eps, (REAL)(lr * weight_decay)},
+                             .n = n};
+    fnn_parallel(ex, fnn_threads_above(n, ex->n_threads, FNN_OPTIM_SQRT_PARALLEL_MIN),
                  FNN_NAME(optim_block), &j);
     return FNN_OK;
 }

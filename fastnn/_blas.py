@@ -1,8 +1,8 @@
 """Which BLAS fastnn's kernels call for their GEMMs, found once at import.
 
 Design: the kernels call a CBLAS ``?gemm`` through pointers (csrc/gemm.h)
-from inside fastnn's thread pool, one row block per thread, with the BLAS
-held to one thread (csrc/blas.h).  This module finds those pointers in a
+from inside fastnn's thread pool, one block of a product per thread, with the
+BLAS held to one thread (csrc/blas.h).  This module finds those pointers in a
 library the process has or can load, and how to hold it to one thread:
 
 - ``mkl``: Intel MKL's ``libmkl_rt`` when it is installed (``pip install
@@ -84,8 +84,9 @@ def _threadpool_libraries():
 
 
 def _mkl():
-    candidates = [info["filepath"] for info in _threadpool_libraries()
-                  if info.get("internal_api") == "mkl"]
+    loaded = [info["filepath"] for info in _threadpool_libraries()
+              if info.get("internal_api") == "mkl"]
+    candidates = list(loaded)
     prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
     for prefix in sorted(prefixes):
         for sub in ("lib", "Library/bin", "Library/lib"):
@@ -97,13 +98,20 @@ def _mkl():
         candidates.append(found)
     for path in candidates:
         lib = _noload(path)
-        ours = lib is None
+        # where the OS cannot say (no RTLD_NOLOAD), threadpoolctl's list does
+        ours = lib is None and path not in loaded
         if lib is None:
             try:
                 lib = ctypes.CDLL(path)
             except OSError:
                 continue
-        sgemm, dgemm = _address(lib, "cblas_sgemm"), _address(lib, "cblas_dgemm")
+        # the _64 entry points take 64-bit integers whatever interface layer
+        # (MKL_INTERFACE_LAYER) the library was switched to; the plain ones
+        # take the layer's, so they are used only where _64 ones do not exist
+        sgemm, dgemm = _address(lib, "cblas_sgemm_64"), _address(lib, "cblas_dgemm_64")
+        kind = _ILP64
+        if not (sgemm and dgemm) and "MKL_INTERFACE_LAYER" not in os.environ:
+            sgemm, dgemm, kind = _address(lib, "cblas_sgemm"), _address(lib, "cblas_dgemm"), _LP64
         local = _address(lib, "MKL_Set_Num_Threads_Local")
         if not (sgemm and dgemm and local):
             continue
@@ -115,15 +123,25 @@ def _mkl():
             buf = ctypes.create_string_buffer(256)
             lib.MKL_Get_Version_String(buf, len(buf))
             version = buf.value.decode(errors="replace").strip()
-        return Provider("mkl", _LP64, sgemm, dgemm, 0, 0, local, True, 2 << 20,
+        return Provider("mkl", kind, sgemm, dgemm, 0, 0, local, True, 2 << 20,
                         getattr(lib, "_name", path), version,
                         "sequential" if ours else "thread-local limit")
     return None
 
 
+def _numpy_libraries():
+    """The shared libraries a NumPy wheel ships (its BLAS among them), for when
+    threadpoolctl cannot list the loaded ones."""
+    package = os.path.dirname(os.path.abspath(numpy.__file__))
+    paths = []
+    for pattern in (package + ".libs/*.so*", package + ".libs/*.dll", package + "/.dylibs/*.dylib"):
+        paths += sorted(glob.glob(pattern))
+    return [{"filepath": p, "internal_api": "openblas"} for p in paths if "openblas" in p.lower()]
+
+
 def _openblas():
     libraries = [info for info in _threadpool_libraries()
-                 if info.get("internal_api") == "openblas"]
+                 if info.get("internal_api") == "openblas"] or _numpy_libraries()
     # NumPy's own copy first (measured faster than SciPy's, bench/README.md): wheels
     # keep it in numpy.libs/ (Linux, Windows) or numpy/.dylibs/ (macOS)
     package = os.path.dirname(os.path.abspath(numpy.__file__))
@@ -141,15 +159,24 @@ def _openblas():
                 continue
             get = _address(lib, f"{prefix}openblas_get_num_threads{suffix}")
             set_ = _address(lib, f"{prefix}openblas_set_num_threads{suffix}")
-            parallel = _address(lib, f"{prefix}openblas_get_parallel{suffix}")
             layer = info.get("threading_layer") or "unknown"
-            if parallel:
+            if _address(lib, f"{prefix}openblas_get_parallel{suffix}"):
                 layer = {0: "disabled", 1: "pthreads", 2: "openmp"}.get(
                     getattr(lib, f"{prefix}openblas_get_parallel{suffix}")(), layer)
+            config = ""
+            if _address(lib, f"{prefix}openblas_get_config{suffix}"):
+                get_config = getattr(lib, f"{prefix}openblas_get_config{suffix}")
+                get_config.restype = ctypes.c_char_p
+                config = (get_config() or b"").decode(errors="replace")
+            # 64-bit integers: the build says so (USE64BITINT); the 64_ suffix
+            # only marks the builds that rename their symbols
+            ilp64 = "USE64BITINT" in config if config else bool(suffix)
             # an OpenMP build takes its count from the calling thread's OpenMP
-            # state, which fastnn's threads do not set: leave it its own threads
-            sequential = layer == "disabled" or (layer == "pthreads" and bool(get and set_))
-            return Provider("openblas", _ILP64 if suffix else _LP64, sgemm, dgemm,
+            # state, which fastnn's threads do not set; a build without threads
+            # may not be called from several threads at once (unless built
+            # with USE_LOCKING): both keep their GEMMs whole, on the caller
+            sequential = layer == "pthreads" and bool(get and set_)
+            return Provider("openblas", _ILP64 if ilp64 else _LP64, sgemm, dgemm,
                             get if sequential else 0, set_ if sequential else 0, 0,
                             sequential, 256 << 10, info["filepath"], info.get("version") or "",
                             f"{info.get('architecture') or '?'} kernels, {layer} threading")
@@ -158,6 +185,9 @@ def _openblas():
 
 def _numpy_route(reason):
     return Provider("numpy", 0, 0, 0, 0, 0, 0, False, 0, "", "", reason)
+
+
+NO_CBLAS = "numpy.matmul: no CBLAS library found in this process"
 
 
 def find(choice=None):
@@ -183,4 +213,4 @@ def _pick(choice):
         provider = finder()
         if provider is not None:
             return provider
-    return _numpy_route("numpy.matmul: no CBLAS library found in this process")
+    return _numpy_route(NO_CBLAS)

@@ -41,9 +41,6 @@ cdef extern from "pool.h" nogil:
 cdef extern from "blas.h" nogil:
     enum:
         FNN_BLAS_NONE
-        FNN_BLAS_CBLAS_LP64
-        FNN_BLAS_CBLAS_ILP64
-        FNN_GEMM_PARALLEL_MIN
     void fnn_blas_configure(int kind, void *sgemm, void *dgemm, void *get_threads,
                             void *set_threads, void *set_threads_local, int sequential,
                             long column_cut_bytes)

@@ -2,11 +2,12 @@
 """Dense-layer kernels: each BLAS GEMM fused with its elementwise pass
 (csrc/dense.c).
 
-Design: one C call per layer and direction, with the GIL released: the GEMM
-is cut into row blocks that fastnn's pool runs (fastnn/_runtime.pyx), each
-block's GEMM on a BLAS held to one thread, and the bias and activation (or
-the activation derivative and the bias-gradient column sums) of a block's
-rows are applied while they are in cache.  When no CBLAS was found (or
+Design: one C call per layer and direction, with the GIL released: the GEMMs
+are cut into row or column blocks that fastnn's pool runs
+(fastnn/_runtime.pyx), each block's GEMM on a BLAS held to one thread; the
+forward applies the bias and activation of a block while it is in cache,
+the backward computes dZ and the bias-gradient column sums in one pass
+before its two GEMMs.  When no CBLAS was found (or
 ``FASTNN_BLAS=numpy``), the GEMMs go through ``numpy.matmul`` and the passes
 run on the calling thread, the BLAS owning the threads.  Arguments are
 checked by fastnn._validation, which the NumPy twins in fastnn.numpy_ops

@@ -2,10 +2,10 @@
 """Row gathers for mini-batches (csrc/gather.c).
 
 Design: ``gather_rows(X, indices)`` is ``np.take(X, indices, axis=0)`` done by
-fastnn's pool with the rows requested from memory ahead of their copy: a
-shuffled mini-batch of MNIST rows takes a third of np.take's time (the
-figures are in bench/README.md).  Any element type; the training loop
-gathers inputs and targets with it.
+fastnn's pool with the rows requested from memory ahead of their copy: 128
+shuffled MNIST rows in 45 us on one thread, 24 us on two, where np.take
+takes 64 (csrc/gather.c).  Any element type; the training loop gathers
+inputs and targets with it.
 """
 cimport numpy as cnp
 from libc.stdint cimport int64_t
@@ -32,7 +32,9 @@ def gather_rows(X, indices, *, out=None):
     cdef const int64_t *pi = <const int64_t *>cnp.PyArray_DATA(idx)
     cdef void *dst = cnp.PyArray_DATA(o)
     cdef Py_ssize_t n = x.shape[0], m = idx.shape[0]
-    cdef Py_ssize_t row_bytes = x.strides[0]
+    # not x.strides[0]: NumPy calls a view C-contiguous whatever the stride of
+    # an axis of length 1 (or of an empty row), so that stride may be anything
+    cdef Py_ssize_t row_bytes = x.itemsize * (x.shape[1] if x.ndim == 2 else 1)
     cdef int status
     with nogil:
         status = fnn_gather_rows(&ex, src, n, row_bytes, pi, m, dst)

@@ -7,9 +7,9 @@ a millisecond.  Two thread pools taking turns (a BLAS's and an OpenMP
 runtime's) each wait for the other's threads to wake or stop spinning, and
 which OpenMP runtime and wait policy a process has depends on what it
 imported first (csrc/pool.c has the measurements).  So one pool, fastnn's
-own, runs everything: a dense layer's GEMM is cut into row blocks, each
-block's GEMM made by a BLAS held to one thread (csrc/blas.h) and its bias
-and activation applied while the rows are in cache (csrc/dense.c).  The
+own, runs everything: a dense layer's GEMM is cut into blocks of rows or
+columns, each block's GEMM made by a BLAS held to one thread (csrc/blas.h)
+and its bias and activation applied while it is in cache (csrc/dense.c).  The
 speed is then the same whatever else the process has loaded.
 
 This module is the only home of the pool and the BLAS configuration (one
@@ -178,7 +178,8 @@ def pool_threaded():
 
 
 def _set_spin_us(us):
-    """How long idle workers poll before they sleep (benchmarks; default 200)."""
+    """How long idle workers poll before they sleep, in microseconds (default
+    200; tests/test_threads.py sets 0 to drive every job through a wake-up)."""
     fnn_pool_set_spin(<long long>(float(us) * 1000))
 
 
@@ -221,10 +222,10 @@ def runtime_info():
                  else "none: every kernel on the calling thread",
                  "workers_started": fnn_pool_workers(),
                  "spin_us": fnn_pool_spin() / 1000,
-                 "wait_policy": f"poll {fnn_pool_spin() / 1000:g} us (yielding the CPU), "
-                                f"then sleep"},
+                 "wait_policy": f"poll {fnn_pool_spin() / 4000:g} us, then poll yielding the "
+                                f"CPU until {fnn_pool_spin() / 1000:g} us, then sleep"},
         "gemm": {"provider": p.name, "version": p.version, "filepath": p.filepath,
-                 "detail": p.detail,
+                 "detail": p.detail, "integers": {1: "32-bit", 2: "64-bit"}.get(p.kind),
                  "route": ("fastnn's threads, BLAS held to 1 thread per thread"
                            if p.sequential else
                            "the BLAS's own threads (fastnn cannot hold it to one)")
@@ -297,6 +298,10 @@ def _configure():
     provider, message = _blas.find()
     if message:
         _warn_once(("blas",), f"fastnn: {message}")
+    if not fnn_pool_threaded():
+        # no pool: the BLAS keeps its own threads, fastnn holds none of them
+        provider = provider._replace(get_threads=0, set_threads=0, set_threads_local=0,
+                                     sequential=False)
     fnn_blas_configure(provider.kind, <void *><size_t>provider.sgemm,
                        <void *><size_t>provider.dgemm,
                        <void *><size_t>provider.get_threads,
@@ -313,14 +318,21 @@ def _configure():
     elif omp is not None:
         _check_oversubscription(n, f"OMP_NUM_THREADS={omp}")
     fastnn_set_num_threads(n)
-    if n > 1 and not provider.sequential and message is None \
-            and os.environ.get("FASTNN_BLAS", "auto").strip().lower() != "numpy":
+    if n > 1 and message is None and provider.detail == _blas.NO_CBLAS:
+        _warn_once(("sequential",),
+                   "fastnn: no CBLAS library that fastnn can call was found in this process "
+                   "(NumPy's BLAS is not one), so its GEMMs go through numpy.matmul and its "
+                   "passes run on one thread, which is slower; install fastnn's MKL extra "
+                   "(pip install 'fastnn[mkl]') or NumPy's wheel (pip install --force-reinstall "
+                   "numpy)")
+    elif n > 1 and message is None and provider.kind and not provider.sequential:
         # the GEMMs then stay whole, on the BLAS's own threads, beside fastnn's
         _warn_once(("sequential",),
-                   f"fastnn: {provider.detail}: fastnn cannot hold this BLAS to one thread, so "
-                   f"its GEMMs run on the BLAS's own threads beside fastnn's pool, which is "
-                   f"slower; install fastnn's MKL extra (pip install 'fastnn[mkl]') or NumPy's "
-                   f"wheel, whose OpenBLAS it can hold (pip install --force-reinstall numpy)")
+                   f"fastnn: {provider.name} [{provider.detail}]: fastnn cannot hold this BLAS "
+                   f"to one thread per thread, so its GEMMs run whole on the BLAS's own "
+                   f"threads beside fastnn's pool, which is slower; install fastnn's MKL extra "
+                   f"(pip install 'fastnn[mkl]') or NumPy's wheel, whose OpenBLAS it can hold "
+                   f"(pip install --force-reinstall numpy)")
 
 
 _configure()

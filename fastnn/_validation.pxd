@@ -1,6 +1,5 @@
 cimport numpy as cnp
 
-cpdef double sum_squares(object a) except? -1.0
 cpdef bint all_finite(object a)
 cpdef cnp.ndarray check_array(object x, str name, str func, int ndim, object dtype=*)
 cpdef cnp.ndarray check_out(object out, str name, str func, tuple shape, object dtype)

@@ -1,4 +1,3 @@
-# distutils: sources = csrc/loss.c
 """Argument checks at the Python boundary of every kernel.
 
 Design: the C kernels trust their inputs; these checks are what makes that
@@ -15,8 +14,7 @@ cimport numpy as cnp
 
 from fastnn._csrc cimport (FNN_OK, FNN_ENOMEM, FNN_FLOAT32, FNN_FLOAT64,
                            FNN_LINEAR, FNN_RELU, FNN_LEAKY_RELU, FNN_TANH,
-                           FNN_SIGMOID, FNN_SOFTMAX, fnn_exec, fnn_sum_squares)
-from fastnn._runtime cimport exec_context
+                           FNN_SIGMOID, FNN_SOFTMAX)
 
 cnp.import_array()
 
@@ -34,24 +32,6 @@ cdef double _FLOAT32_TINY = np.finfo(np.float32).tiny     # smallest normal numb
 cdef double _FLOAT64_TINY = np.finfo(np.float64).tiny
 
 
-cpdef double sum_squares(object a) except? -1.0:
-    """The sum of the squares of a float array's elements, in double (NaN or
-    Inf when an element is, or when the sum overflows), by fastnn's kernels:
-    NumPy's ``dot`` would wake the BLAS's own threads, which then spin
-    against fastnn's pool for a tenth of a second."""
-    cdef cnp.ndarray x = np.ascontiguousarray(a)
-    if x.dtype != np.float32 and x.dtype != np.float64:
-        x = x.astype(np.float64)
-    cdef fnn_exec ex = exec_context()
-    cdef int dt = dtype_code(x)
-    cdef const void *p = cnp.PyArray_DATA(x)
-    cdef Py_ssize_t n = x.size
-    cdef double result = 0.0
-    with nogil:
-        fnn_sum_squares(&ex, dt, p, n, &result)
-    return result
-
-
 cpdef bint all_finite(object a):
     """True when no element of the array ``a`` is NaN or +-Inf.
 
@@ -60,7 +40,9 @@ cpdef bint all_finite(object a):
     holds for almost all data; only when it is not finite (a NaN, an Inf, or
     values whose squares overflow) are the elements tested one by one.  On a
     contiguous float array the sum of squares is fastnn's own kernel
-    (``sum_squares``), on its threads; otherwise NumPy's sum."""
+    (fastnn._loss.sum_squares, imported here: _loss itself imports this
+    module), on its threads; otherwise NumPy's sum."""
+    from fastnn._loss import sum_squares
     a = np.asarray(a)
     if a.dtype.kind in "biu" or a.size == 0:
         return True

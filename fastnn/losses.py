@@ -9,7 +9,8 @@ regularization loss are reported separately.
 import numpy as np
 
 from fastnn import ops
-from fastnn._validation import all_finite, sum_squares
+from fastnn._loss import sum_squares
+from fastnn._validation import all_finite
 
 __all__ = ["Loss", "get", "LOSSES"]
 

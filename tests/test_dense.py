@@ -15,7 +15,7 @@ ACTIVATIONS = ref.ACTIVATIONS
 
 # (m, n_in, n_out): one row, one input column, one output column, the smallest
 # layer, odd sizes, and one large enough (1501 * 257 > 32768 elements) for the
-# OpenMP paths of the C kernels to run; 1501 rows (and 1501 * 257 elements) do
+# parallel paths of the C kernels to run; 1501 rows (and 1501 * 257 elements) do
 # not split evenly into thread blocks, so the block edges are exercised.
 SHAPES = [(1, 13, 5), (7, 1, 5), (7, 13, 1), (1, 1, 1), (7, 13, 5), (1501, 300, 257)]
 SHAPE_IDS = ["x".join(map(str, s)) for s in SHAPES]

@@ -14,7 +14,8 @@ from hypothesis import given, settings, strategies as st
 
 import fastnn
 from fastnn import numpy_ops, ops
-from fastnn._validation import all_finite, sum_squares
+from fastnn._loss import sum_squares
+from fastnn._validation import all_finite
 
 import reference as ref
 
@@ -96,6 +97,20 @@ def test_index_out_of_range(gather, idx, pos, value):
 def test_bad_input(gather, X, idx, out, exc, message):
     with pytest.raises(exc, match=re.escape(message)):
         gather(X if not isinstance(X, list) else X, idx, out=out)
+
+
+@pytest.mark.parametrize("view", [
+    np.arange(20.0).reshape(4, 5)[::3][:1],       # C-contiguous by NumPy, row stride 120 bytes
+    np.arange(30.0).reshape(10, 3)[:, :0],        # empty rows, row stride 24 bytes
+    np.arange(12.0).reshape(1, 12)[:, ::1],
+])
+def test_contiguous_views_with_odd_strides(gather, view):
+    """NumPy calls these views C-contiguous whatever the stride of an axis of
+    length 1 or of an empty row: the rows are copied by their size, not by
+    that stride."""
+    assert view.flags.c_contiguous
+    idx = np.zeros(5, np.int64)
+    np.testing.assert_array_equal(gather(view, idx), view[idx])
 
 
 def test_out_must_not_overlap_X(gather):

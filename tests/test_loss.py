@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import reference as ref
 
 # (m, k): one row, one column, both, odd sizes, and 1501 * 257 > 32768 elements
-# so that the OpenMP paths (and their block-wise loss reduction) run, with
+# so that the parallel paths (and their block-wise loss reduction) run, with
 # blocks of unequal sizes (1501 rows, 1501 * 257 elements, are odd).
 SHAPES = [(1, 1), (1, 5), (7, 1), (7, 5), (13, 10), (1501, 257)]
 LARGE = SHAPES[-1]

@@ -593,3 +593,59 @@ def test_import_leaves_the_openmp_environment_alone():
     for env in ({}, {"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "1000"}):
         out, _ = run_fresh("-c", code, env=env)
         assert out.strip() == "True"
+
+
+@needs_threads
+def test_sleeping_workers_are_woken_for_every_job(data):
+    """With no polling at all every job wakes its workers from their sleep:
+    the condition-variable path gives the same bits, and no job is lost."""
+    set_threads(2)
+    d = data[np.dtype(np.float32)]
+    polling = _digest(d)
+    fastnn._runtime._set_spin_us(0)
+    try:
+        for _ in range(20):
+            assert _digest(d) == polling
+    finally:
+        fastnn._runtime._set_spin_us(200)
+
+
+@needs_threads
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this OS")
+def test_fork_during_a_call_gives_the_child_its_blas_threads_back():
+    """NumPy's OpenBLAS has one thread count for the process, which fastnn
+    lowers to 1 during its calls.  A fork while another thread is inside a
+    call must not leave the child at 1 thread for good."""
+    code = """
+import os, sys, threading, numpy as np, fastnn
+from threadpoolctl import threadpool_info, threadpool_limits
+if fastnn._runtime.runtime_info()["gemm"]["provider"] != "openblas":
+    print("no-openblas"); sys.exit()
+threadpool_limits(2, user_api="blas")
+fastnn.set_num_threads(2)
+A = np.ones((512, 512), np.float32) / 512
+W = A.copy()
+stop = False
+def busy():
+    while not stop:
+        fastnn.ops.dense_forward(A, W, None, "linear")
+t = threading.Thread(target=busy); t.start()
+bad = 0
+for _ in range(20):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            counts = [p["num_threads"] for p in threadpool_info()
+                      if p["internal_api"] == "openblas" and "numpy" in p["filepath"]]
+            fastnn.ops.dense_forward(A, W, None, "linear")
+            os._exit(0 if counts == [2] else 1)
+        finally:
+            os._exit(2)
+    bad += os.waitpid(pid, 0)[1] != 0
+stop = True; t.join()
+print("bad", bad)
+"""
+    out, _ = run_fresh("-c", code, env={"FASTNN_BLAS": "openblas"})
+    if out.strip() == "no-openblas":
+        pytest.skip("no OpenBLAS for fastnn here")
+    assert out.strip() == "bad 0"
