@@ -125,17 +125,36 @@ def _address(lib, name):
         return None
 
 
-def _openblas_in(filter_dir):
+def _fastnn_blas_module():
+    """fastnn/_blas.py, loaded from its file: importing it as fastnn._blas would
+    run fastnn's __init__, which configures the BLAS for fastnn (and sets MKL
+    sequential), not what a bare GEMM on the BLAS's own threads needs."""
+    import importlib.util
+    spec = importlib.util.find_spec("fastnn")
+    path = os.path.join(spec.submodule_search_locations[0], "_blas.py")
+    module_spec = importlib.util.spec_from_file_location("fastnn_bench_blas", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def _openblas_in(package):
+    """The OpenBLAS the wheel of ``package`` (numpy, scipy) ships, found by its
+    folder (``numpy.libs``, ``numpy/.dylibs``): both wheels name theirs
+    libscipy_openblas."""
     from threadpoolctl import threadpool_info
     for info in threadpool_info():
-        if info.get("internal_api") != "openblas" or filter_dir not in info["filepath"]:
+        folder = os.path.dirname(info["filepath"])
+        if info.get("internal_api") != "openblas" or not (
+                os.path.basename(folder) == package + ".libs"
+                or folder.endswith(os.path.join(package, ".dylibs"))):
             continue
         lib = ctypes.CDLL(info["filepath"])
-        for prefix, suffix in (("scipy_", "64_"), ("", "64_"), ("scipy_", ""), ("", "")):
-            sgemm = _address(lib, f"{prefix}cblas_sgemm{suffix}")
-            if sgemm:
-                setter = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}")
-                return Blas("openblas", sgemm, 2 if suffix else 1, setter, lib)
+        found = _fastnn_blas_module().openblas_entry_points(lib)
+        if found is not None:
+            prefix, suffix, sgemm, _, ilp64 = found
+            setter = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}")
+            return Blas("openblas", sgemm, 2 if ilp64 else 1, setter, lib)
     return None
 
 
@@ -162,7 +181,10 @@ def blas(name, sequential=False):
                 continue
             if sequential:
                 lib.MKL_Set_Threading_Layer(1)              # MKL_THREADING_SEQUENTIAL
-            b = Blas("mkl", _address(lib, "cblas_sgemm"), 1, lib.MKL_Set_Num_Threads, lib)
+            # the 64-bit-integer entry point, as fastnn/_blas.py calls it
+            sgemm64 = _address(lib, "cblas_sgemm_64")
+            b = Blas("mkl", sgemm64 or _address(lib, "cblas_sgemm"), 2 if sgemm64 else 1,
+                     lib.MKL_Set_Num_Threads, lib)
             break
     elif name == "blis":
         try:

@@ -152,25 +152,15 @@ def _openblas():
             lib = ctypes.CDLL(info["filepath"])
         except OSError:
             continue
-        for prefix, suffix in (("scipy_", "64_"), ("", "64_"), ("scipy_", ""), ("", "")):
-            sgemm = _address(lib, f"{prefix}cblas_sgemm{suffix}")
-            dgemm = _address(lib, f"{prefix}cblas_dgemm{suffix}")
-            if not (sgemm and dgemm):
-                continue
+        found = openblas_entry_points(lib)
+        if found is not None:
+            prefix, suffix, sgemm, dgemm, ilp64 = found
             get = _address(lib, f"{prefix}openblas_get_num_threads{suffix}")
             set_ = _address(lib, f"{prefix}openblas_set_num_threads{suffix}")
             layer = info.get("threading_layer") or "unknown"
             if _address(lib, f"{prefix}openblas_get_parallel{suffix}"):
                 layer = {0: "disabled", 1: "pthreads", 2: "openmp"}.get(
                     getattr(lib, f"{prefix}openblas_get_parallel{suffix}")(), layer)
-            config = ""
-            if _address(lib, f"{prefix}openblas_get_config{suffix}"):
-                get_config = getattr(lib, f"{prefix}openblas_get_config{suffix}")
-                get_config.restype = ctypes.c_char_p
-                config = (get_config() or b"").decode(errors="replace")
-            # 64-bit integers: the build says so (USE64BITINT); the 64_ suffix
-            # only marks the builds that rename their symbols
-            ilp64 = "USE64BITINT" in config if config else bool(suffix)
             # an OpenMP build takes its count from the calling thread's OpenMP
             # state, which fastnn's threads do not set; a build without threads
             # may not be called from several threads at once (unless built
@@ -180,6 +170,28 @@ def _openblas():
                             get if sequential else 0, set_ if sequential else 0, 0,
                             sequential, 256 << 10, info["filepath"], info.get("version") or "",
                             f"{info.get('architecture') or '?'} kernels, {layer} threading")
+    return None
+
+
+def openblas_entry_points(lib):
+    """(prefix, suffix, sgemm, dgemm, ilp64) of an OpenBLAS library loaded as
+    ``lib`` (ctypes): the affixes of its symbols (SciPy's builds rename them:
+    scipy_cblas_sgemm64_), the CBLAS addresses and whether they take 64-bit
+    integers; None when it has no CBLAS.  bench/workloads.py uses it too."""
+    for prefix, suffix in (("scipy_", "64_"), ("", "64_"), ("scipy_", ""), ("", "")):
+        sgemm = _address(lib, f"{prefix}cblas_sgemm{suffix}")
+        dgemm = _address(lib, f"{prefix}cblas_dgemm{suffix}")
+        if not (sgemm and dgemm):
+            continue
+        config = ""
+        if _address(lib, f"{prefix}openblas_get_config{suffix}"):
+            get_config = getattr(lib, f"{prefix}openblas_get_config{suffix}")
+            get_config.restype = ctypes.c_char_p
+            config = (get_config() or b"").decode(errors="replace")
+        # 64-bit integers: the build says so (USE64BITINT); the 64_ suffix
+        # only marks the builds that rename their symbols
+        ilp64 = "USE64BITINT" in config if config else bool(suffix)
+        return prefix, suffix, sgemm, dgemm, ilp64
     return None
 
 

@@ -298,7 +298,8 @@ def _configure():
     provider, message = _blas.find()
     if message:
         _warn_once(("blas",), f"fastnn: {message}")
-    if not fnn_pool_threaded():
+    threaded = fnn_pool_threaded()
+    if not threaded:
         # no pool: the BLAS keeps its own threads, fastnn holds none of them
         provider = provider._replace(get_threads=0, set_threads=0, set_threads_local=0,
                                      sequential=False)
@@ -312,10 +313,8 @@ def _configure():
     _gemm_c = provider.kind != FNN_BLAS_NONE
     fnn_pool_set_thread_init(fnn_blas_thread_init)
     omp = _omp_num_threads()
-    n = min(omp if omp is not None else usable_cpus(), MAX_THREADS)
-    if not fnn_pool_threaded():
-        n = 1
-    elif omp is not None:
+    n = min(omp if omp is not None else usable_cpus(), MAX_THREADS) if threaded else 1
+    if threaded and omp is not None:
         _check_oversubscription(n, f"OMP_NUM_THREADS={omp}")
     fastnn_set_num_threads(n)
     if n > 1 and message is None and provider.detail == _blas.NO_CBLAS:
