@@ -21,6 +21,9 @@ class BuildExt(build_ext):
     def build_extensions(self):
         msvc = self.compiler.compiler_type == "msvc"
         serial = bool(os.environ.get("FASTNN_NO_THREADS"))
+        # There is no build probe to fail: the pool needs only POSIX threads,
+        # so the compiler and linker flags a user sets (sanitizers, LDFLAGS)
+        # cannot turn threading off quietly, as an OpenMP link probe could.
         for ext in self.extensions:
             if serial:
                 ext.define_macros.append(("FNN_NO_THREADS", "1"))
@@ -32,8 +35,13 @@ class BuildExt(build_ext):
                 ext.extra_compile_args += ["-O3", "-std=c99", "-fno-strict-aliasing",
                                            "-fno-math-errno", "-pthread"]
                 ext.extra_link_args += ["-pthread"]
-        print("fastnn: building without threads (serial kernels)" if serial
-              else "fastnn: building with fastnn's thread pool")
+        if serial or msvc:
+            # not a probe's quiet fallback: only asked for, or without POSIX threads
+            self.warn("fastnn: building WITHOUT threads: every kernel will run on the calling "
+                      "thread (" + ("FASTNN_NO_THREADS is set" if serial else "no POSIX threads "
+                                    "with MSVC") + ")")
+        else:
+            print("fastnn: building with fastnn's thread pool (POSIX threads)")
         super().build_extensions()
 
 

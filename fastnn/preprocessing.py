@@ -82,6 +82,14 @@ class Normalizer:
         return f"Normalizer(eps={self.eps}, {fitted})"
 
 
+def normalizer_entries(config, n_features):
+    """{array name: (shape, dtype)} that ``to_arrays`` gives a Normalizer of
+    ``config`` fitted on ``n_features`` features (checked before reading them)."""
+    if config.get("kind") != "normalizer":
+        raise ValueError(f"unknown input transform {config.get('kind')!r}")
+    return {"mean": ((n_features,), np.float64), "scale": ((n_features,), np.float64)}
+
+
 def normalizer_from_arrays(config, arrays):
     """The Normalizer saved by ``to_arrays``."""
     if config.get("kind") != "normalizer":

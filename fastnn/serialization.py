@@ -13,11 +13,18 @@ Entries (all plain NumPy arrays; ``np.load(path, allow_pickle=False)`` opens it)
 
 Writes go to a temporary file in the target's folder, are flushed to disk,
 and then renamed over the target: a crash leaves the old file or the new
-one, never half of one.  The file gets the mode of any new file (or keeps
+one, never half of one.  A save killed midway leaves its temporary file
+(``.<name>.fastnn-<random>.tmp``); the next save to the same path removes
+it, and never the file of a save still running (POSIX file locks tell them
+apart).  The file gets the mode of any new file (or keeps
 the one of the file it replaces); saving to a symlink replaces its target.
 
-Loading checks every entry against the model it rebuilds (shape, dtype,
-finite values), so a damaged file fails in load_model, naming the entry.
+Loading treats the file as untrusted: the entry table and the header are
+checked first, the model's layout is worked out from the header without
+allocating it, and every entry must be one that layout names, declaring
+exactly its shape and dtype, before anything is allocated or decompressed
+(see "reading" below).  A damaged or hostile file fails in load_model with
+a ValueError naming what is wrong.
 """
 import io
 import json
@@ -27,6 +34,7 @@ import stat
 import struct
 import zipfile
 import zlib
+from math import prod
 
 import numpy as np
 
@@ -40,16 +48,72 @@ _TEMP_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 
                | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0))
 
 
-def _create_temp(folder, mode, func):
-    """A new file ``folder/.fastnn-<random>.tmp`` created with ``mode`` (the
-    umask applies) and opened for writing: (fd, name)."""
+try:
+    import fcntl
+except ImportError:          # Windows: interrupted saves' temporary files stay
+    fcntl = None
+
+
+def _temp_prefix(target):
+    # the target's name, so that a later save to it finds the leftovers of
+    # interrupted ones; cut so that prefix + suffix fit in a file name
+    return f".{os.path.basename(target)[:200]}.fastnn-"
+
+
+def _create_temp(target, mode, func):
+    """A new file ``.<target's name>.fastnn-<random>.tmp`` next to ``target``,
+    created with ``mode`` (the umask applies), opened for writing and locked
+    for as long as it is open: (fd, name)."""
+    folder, prefix = os.path.dirname(target), _temp_prefix(target)
     for _ in range(100):
-        tmp = os.path.join(folder, f".fastnn-{secrets.token_hex(6)}.tmp")
+        tmp = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}.tmp")
         try:
-            return os.open(tmp, _TEMP_FLAGS, mode), tmp
+            fd = os.open(tmp, _TEMP_FLAGS, mode)
         except FileExistsError:
             continue
+        if fcntl is None:
+            return fd, tmp
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            # a cleanup by another save may have taken it between open and lock
+            if os.fstat(fd).st_ino == os.lstat(tmp).st_ino:
+                return fd, tmp
+        except FileNotFoundError:
+            pass
+        except OSError:          # a file system without locks
+            return fd, tmp
+        os.close(fd)
     raise FileExistsError(f"{func}: no free temporary file name in {folder}")
+
+
+def _remove_leftovers(target):
+    """Remove the temporary files of saves to ``target`` that were killed.
+
+    A save holds a lock on its temporary file while it writes (and renames
+    it); the lock goes when its process does.  So a temporary file whose lock
+    can be taken belongs to a dead save; one that is locked is another
+    process's save in progress, and stays."""
+    if fcntl is None:
+        return
+    folder, prefix = os.path.dirname(target), _temp_prefix(target)
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        tmp = os.path.join(folder, name)
+        try:
+            fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        except OSError:          # gone already, or not ours to read
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if stat.S_ISREG(os.fstat(fd).st_mode) and os.fstat(fd).st_ino == os.lstat(tmp).st_ino:
+                os.unlink(tmp)
+        except OSError:          # locked: a save in progress
+            pass
+        finally:
+            os.close(fd)
 
 
 def check_writable(path, func="save"):
@@ -80,7 +144,6 @@ def atomic_write(path, write, func="save"):
     error messages."""
     path = os.fspath(path)
     target = check_writable(path, func)
-    folder = os.path.dirname(target)
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
@@ -91,7 +154,8 @@ def atomic_write(path, write, func="save"):
     # only be read by changing it, racing other threads).  Replacing a file, the
     # temporary one starts 0600 so the new contents are never readable by more users
     # than the old file allowed, and then takes the old file's mode.
-    fd, tmp = _create_temp(folder, 0o666 if mode is None else 0o600, func)
+    _remove_leftovers(target)
+    fd, tmp = _create_temp(target, 0o666 if mode is None else 0o600, func)
     try:
         with os.fdopen(fd, "wb") as f:
             if mode is not None:
@@ -99,7 +163,8 @@ def atomic_write(path, write, func="save"):
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, target)
+            # renamed while still open, hence locked: never taken for a leftover
+            os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -133,148 +198,342 @@ def save_model(model, path):
             arrays[f"normalizer/{name}"] = value
     header = {
         "format": FORMAT, "version": VERSION, "model": model.get_config(),
-        **model._training_counters(), "loss": model.loss,
+        **model.training_counters(), "loss": model.loss,
         "optimizer": optimizer, "normalizer": normalizer,
     }
     arrays[_HEADER] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+# -- reading: untrusted input ---------------------------------------------------
+#
+# Model files are shared like any download, so the loader does no work and
+# allocates no memory that the file has not justified first:
+# 1. The zip's entry table: every entry an .npy, stored or deflated, not
+#    encrypted, with sizes the file can hold (a stored entry's bytes are in
+#    the file; deflate cannot expand more than 1032:1; entries do not overlap).
+# 2. The header (bounded size and nesting), from which the model's layout is
+#    worked out without allocating it: the exact set of entries and each
+#    one's shape and dtype.  An unknown or missing entry is refused, and each
+#    entry's .npy header (a few hundred bytes) must declare exactly its shape
+#    and dtype, and its size in the zip exactly the bytes these imply.
+# 3. Only then is the model allocated (without random initialization) and
+#    each entry read straight into its place, a chunk at a time.
+# np.load is not used: it decompresses every entry, named or not, and
+# allocates whatever an entry's .npy header declares.
+
+_MAX_HEADER_BYTES = 4 << 20       # the header of a model of 10,000 layers (the most) is ~1.5 MB
+_DEFLATE_MAX_RATIO = 1032         # zlib's bound on deflate's expansion
+_CHUNK = 1 << 20
+
 # What zipfile, zlib and numpy raise on a damaged archive (a flipped byte in the
 # central directory can claim encryption, an unknown compression method, a bad
-# size or offset).  ValueError is told apart in _unreadable.
+# size or offset).
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError,
                io.UnsupportedOperation, RuntimeError, NotImplementedError, zlib.error,
-               KeyError, struct.error, OverflowError)
+               KeyError, struct.error, OverflowError, ValueError, SyntaxError)
+
+
+class ModelFileError(ValueError):
+    """What load_model raises for a file it will not load (a ValueError)."""
+
+
+class _Unreadable(Exception):
+    """The archive itself is broken (reported as "not a readable model file")."""
+
+
+class _Archive:
+    """The entries of a model file, checked before any is read.
+
+    ``entries``: {name without ".npy": ZipInfo}.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self._data_at = {}
+        with open(path, "rb") as f:
+            magic = f.read(6)
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+        if magic == b"\x93NUMPY":
+            raise ModelFileError(f"load_model: {path} is not a fastnn model file (an .npy array, "
+                             f"not an .npz archive)")
+        if not magic.startswith(b"PK"):
+            raise ModelFileError(f"load_model: {path} is not a fastnn model file (not an .npz "
+                             f"archive of plain arrays)")
+        try:
+            self.zip = zipfile.ZipFile(path)
+            self.entries = self._check_table(self.zip.infolist(), size)
+        except _ZIP_ERRORS as exc:
+            raise _unreadable(path, exc) from None
+        except _Unreadable as exc:
+            self.zip.close()
+            raise _unreadable(path, exc) from None
+
+    @staticmethod
+    def _check_table(infos, file_size):
+        entries = {}
+        stored_total = 0
+        for info in infos:
+            name = info.filename
+            if not name.endswith(".npy"):
+                raise _Unreadable(f"the entry {name!r} is not an .npy array")
+            if name[:-4] in entries:
+                raise _Unreadable(f"the entry {name!r} appears twice")
+            if info.flag_bits & 0x1:
+                raise _Unreadable(f"the entry {name!r} is encrypted")
+            if info.compress_type == zipfile.ZIP_STORED:
+                limit = info.compress_size
+            elif info.compress_type == zipfile.ZIP_DEFLATED:
+                limit = _DEFLATE_MAX_RATIO * info.compress_size + 64
+            else:
+                raise _Unreadable(f"the entry {name!r} uses compression method "
+                                  f"{info.compress_type}; expected stored or deflated")
+            if info.file_size > limit:
+                raise _Unreadable(f"the entry {name!r} declares {info.file_size} bytes, more "
+                                  f"than its {info.compress_size} stored bytes can hold")
+            stored_total += info.compress_size
+            if info.header_offset + info.compress_size > file_size or stored_total > file_size:
+                raise _Unreadable(f"the entry {name!r} claims bytes beyond the end of the file "
+                                  f"or shared with another entry")
+            entries[name[:-4]] = info
+        return entries
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.zip.close()
+
+    def _open(self, key):
+        """The entry's stream positioned after its .npy header, and (shape, dtype)."""
+        info = self.entries[key]
+        f = self.zip.open(info)
+        try:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise _Unreadable(f"the entry {key}.npy is .npy version {version}; expected 1.0 "
+                                  f"or 2.0")
+            if fortran and len(shape) > 1:
+                raise _Unreadable(f"the entry {key}.npy is in Fortran order")
+            if dtype.hasobject:
+                raise _Unreadable(f"the entry {key}.npy holds Python objects")
+            nbytes = dtype.itemsize * prod(shape)
+            if info.file_size != f.tell() + nbytes:
+                raise _Unreadable(f"the entry {key}.npy declares shape {shape} ({nbytes} bytes) "
+                                  f"but holds {info.file_size - f.tell()} bytes")
+        except BaseException:
+            f.close()
+            raise
+        return f, shape, dtype
+
+    def declared(self, key):
+        """(shape, dtype) of entry ``key``, from its .npy header alone."""
+        try:
+            f, shape, dtype = self._open(key)
+            self._data_at[key] = f.tell()
+            f.close()
+        except _ZIP_ERRORS + (_Unreadable,) as exc:
+            raise _unreadable(self.path, exc) from None
+        return shape, dtype
+
+    def read_into(self, key, target):
+        """Read entry ``key`` into the C-contiguous array ``target`` (its shape
+        and dtype already checked against the entry's)."""
+        try:
+            if key in self._data_at:     # its .npy header was checked by declared()
+                f = self.zip.open(self.entries[key])
+                f.read(self._data_at[key])
+            else:
+                f, _, _ = self._open(key)
+            with f:
+                view = memoryview(target.reshape(-1).view(np.uint8))
+                for start in range(0, len(view), _CHUNK):
+                    part = view[start:start + _CHUNK]
+                    if f.readinto(part) != len(part):
+                        raise EOFError(f"the entry {key}.npy ends early")
+                f.read(1)   # at the end: zipfile checks the CRC
+        except _ZIP_ERRORS + (_Unreadable,) as exc:
+            raise _unreadable(self.path, exc) from None
+        return target
+
+    def read_header(self):
+        if _HEADER not in self.entries:
+            raise ModelFileError(f"load_model: {self.path} is not a fastnn model file (no {_HEADER} "
+                             f"entry)")
+        shape, dtype = self.declared(_HEADER)
+        if dtype != np.uint8 or len(shape) != 1 or shape[0] > _MAX_HEADER_BYTES:
+            raise ModelFileError(f"load_model: {self.path} has a corrupt header (expected at most "
+                             f"{_MAX_HEADER_BYTES} bytes of uint8; got shape {shape} {dtype})")
+        text = self.read_into(_HEADER, np.empty(shape, np.uint8)).tobytes()
+        try:
+            header = json.loads(text.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+            raise ModelFileError(f"load_model: {self.path} has a corrupt header ({reason})") from None
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise ModelFileError(f"load_model: {self.path} is not a fastnn model file")
+        if header.get("version") != VERSION:
+            raise ModelFileError(f"load_model: {self.path} is format version "
+                             f"{header.get('version')!r}; this fastnn reads version {VERSION}")
+        unknown = sorted(set(header) - _HEADER_FIELDS)
+        if unknown:
+            raise ModelFileError(f"load_model: {self.path} is damaged or incomplete: the header has "
+                             f"unknown fields {unknown}")
+        return header
+
+
+_HEADER_FIELDS = {"format", "version", "model", "epoch", "step", "shuffle_rng", "augment_rng",
+                  "loss", "optimizer", "normalizer"}
 
 
 def _unreadable(path, exc):
-    if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
-        # np.load reads a file that is neither .npy nor .npz as a pickle, and refuses
-        return ValueError(f"load_model: {path} is not a fastnn model file (not an .npz "
-                          f"archive of plain arrays)")
-    return ValueError(f"load_model: {path} is not a readable fastnn model file ({exc})")
+    return ModelFileError(f"load_model: {path} is not a readable fastnn model file ({exc})")
 
 
-class _Entries(dict):
-    """The archive's arrays; a missing one is a ValueError naming the entry."""
-
-    def __init__(self, items=(), prefix=""):
-        super().__init__(items)
-        self.prefix = prefix
-
-    def __missing__(self, key):
-        raise ValueError(f"the entry {self.prefix}{key} is missing")
-
-
-def _read(path):
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"load_model: no such file: {path}")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, *_ZIP_ERRORS) as exc:
-        raise _unreadable(path, exc) from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        # an .npy file: np.load returns its array, not an archive
-        raise ValueError(f"load_model: {path} is not a fastnn model file (an .npy array "
-                         f"{getattr(archive, 'shape', '')}, not an .npz archive)")
-    with archive:
-        if _HEADER not in archive.files:
-            raise ValueError(f"load_model: {path} is not a fastnn model file (no {_HEADER} entry)")
-        try:
-            arrays = _Entries((name, archive[name]) for name in archive.files)
-        except (ValueError, *_ZIP_ERRORS) as exc:
-            raise _unreadable(path, exc) from None
-    try:
-        header = json.loads(arrays.pop(_HEADER).tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"load_model: {path} has a corrupt header ({exc})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ValueError(f"load_model: {path} is not a fastnn model file")
-    if header.get("version") != VERSION:
-        raise ValueError(f"load_model: {path} is format version {header.get('version')}; "
-                         f"this fastnn reads version {VERSION}")
-    return header, arrays
-
-
-def _checked(arrays, key, target, nonnegative=False):
-    """The entry ``key``, checked against the array it will be copied into:
-    the same shape (no broadcasting), the same dtype (no rounding), finite."""
-    value = arrays[key]
-    if value.shape != target.shape or value.dtype != target.dtype:
-        raise ValueError(f"{key} has shape {value.shape} and dtype {value.dtype}; expected "
-                         f"{target.shape} {target.dtype}")
+def _finite(key, value, nonnegative=False, positive=False):
     if not all_finite(value):
         raise ValueError(f"{key} contains NaN or Inf")
     if nonnegative and np.any(value < 0):
         raise ValueError(f"{key} has negative values")
+    if positive and np.any(value <= 0):
+        raise ValueError(f"{key} has values <= 0")
     return value
 
 
-def _optimizer_state(header, arrays, model):
-    """The optimizer's state dict with its arrays, checked against the model.
+def _plan(header, model_cls, layer_from_config):
+    """The model described by the header, unbuilt, and the entries its file
+    must hold: {key: (shape, dtype)}, worked out without allocating."""
+    from fastnn import optim
+    from fastnn.preprocessing import normalizer_entries
 
-    A model's optimizer steps on its whole ParameterBuffer, so each state key
-    holds one flat array laid out as ``model.params.flat()`` (see
-    Optimizer._bind_state); anything else would fail only inside fit."""
-    sd = header["optimizer"]
-    if not isinstance(sd, dict) or not isinstance(sd.get("state"), dict):
-        raise ValueError(f"the optimizer header must be a dict with a 'state' dict; got {sd!r}")
-    sd = dict(sd)
-    flat = model.params.flat()
-    state = {}
-    for key, n in sd["state"].items():
-        if n is None:
-            state[key] = None
-            continue
-        if n != 1 or isinstance(n, bool):
-            raise ValueError(f"optimizer state {key!r} must be one flat array for the model's "
-                             f"parameter buffer; the header lists {n!r}")
-        # s of RMSprop and Adam is a running mean of g**2: its sqrt is taken
-        state[key] = [_checked(arrays, f"optim/{key}/0", flat, nonnegative=key == "s")]
-    sd["state"] = state
-    return sd
+    config = header["model"]
+    if not isinstance(config, dict) or not isinstance(config["layers"], list):
+        raise ValueError(f"the header's model must be a dict with a list of layers; got "
+                         f"{type(config).__name__}")
+    if len(config["layers"]) > model_cls.max_layers:
+        raise ValueError(f"the header lists {len(config['layers'])} layers; a model has at most "
+                         f"{model_cls.max_layers}")
+    layers = []
+    for c in config["layers"]:
+        if not isinstance(c, dict):
+            raise ValueError(f"each layer config must be a dict; got {type(c).__name__}")
+        layers.append(layer_from_config(c))
+    model = model_cls(layers, dtype=config["dtype"], seed=config["seed"])
+    if config["input_dim"] is None:
+        raise ValueError("the model config has no input_dim")
+    model.layout(config["input_dim"])
+    dtype = model.dtype
+    expected = {}
+    for layer in model.layers:
+        for suffix, shape in layer.param_shapes():
+            expected[f"param/{layer.name}.{suffix}"] = (shape, dtype)
+        for suffix, shape in layer.state_shapes().items():
+            expected[f"state/{layer.name}.{suffix}"] = (shape, dtype)
+    n_params = sum(prod(shape) for key, (shape, _) in expected.items() if key.startswith("param/"))
+    if header["optimizer"] is not None:
+        sd = header["optimizer"]
+        if not isinstance(sd, dict) or not isinstance(sd.get("state"), dict):
+            raise ValueError(f"the optimizer header must be a dict with a 'state' dict; got "
+                             f"{type(sd).__name__}")
+        names = optim.from_config(sd).state_names
+        if set(sd["state"]) != set(names):
+            raise ValueError(f"the optimizer's state must list {list(names)}; the header lists "
+                             f"{sorted(map(str, sd['state']))}")
+        for key, n in sd["state"].items():
+            if n is None:
+                continue
+            # the optimizer steps on the whole parameter buffer: one flat array per key
+            if n != 1 or isinstance(n, bool):
+                raise ValueError(f"optimizer state {key!r} must be one flat array for the "
+                                 f"model's parameter buffer; the header lists {n!r}")
+            expected[f"optim/{key}/0"] = ((n_params,), dtype)
+    if header["normalizer"] is not None:
+        if not isinstance(header["normalizer"], dict):
+            raise ValueError("the header's normalizer must be a dict")
+        for name, (shape, dt) in normalizer_entries(header["normalizer"],
+                                                    config["input_dim"]).items():
+            expected[f"normalizer/{name}"] = (shape, np.dtype(dt))
+    return model, expected
+
+
+def _check_entries(archive, expected):
+    """Every entry the header implies is there, declares exactly its shape and
+    dtype, and there is no other."""
+    unknown = sorted(set(archive.entries) - set(expected) - {_HEADER})
+    if unknown:
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise ValueError(f"the file holds entries this model does not have: "
+                         f"{', '.join(unknown[:5])}{more}")
+    for key, (shape, dtype) in expected.items():
+        if key not in archive.entries:
+            raise ValueError(f"the entry {key} is missing")
+        got_shape, got_dtype = archive.declared(key)
+        if got_shape != tuple(shape) or got_dtype != dtype:
+            raise ValueError(f"{key} has shape {got_shape} and dtype {got_dtype}; expected "
+                             f"{tuple(shape)} {dtype}")
 
 
 def load_model(path, model_cls, layer_from_config):
-    from fastnn import optim
+    from fastnn import losses, optim
     from fastnn.preprocessing import normalizer_from_arrays
 
-    header, arrays = _read(path)
-    try:
-        config = header["model"]
-        layers = [layer_from_config(c) for c in config["layers"]]
-        model = model_cls(layers, input_dim=config["input_dim"], dtype=config["dtype"],
-                          seed=config["seed"])
-        if model.params is None:
-            raise ValueError("the model config has no input_dim")
-        for name in model.params.names:
-            model.params[name][...] = _checked(arrays, f"param/{name}", model.params[name])
-        for layer in model.layers:
-            for name, target in layer.state_arrays().items():
-                target[...] = _checked(arrays, f"state/{layer.name}.{name}", target,
-                                       nonnegative=name == "running_var")
-        if header["optimizer"] is not None:
-            model.optimizer = optim.from_state_dict(_optimizer_state(header, arrays, model))
-        if header["normalizer"] is not None:
-            prefix = "normalizer/"
-            model.normalizer = normalizer_from_arrays(
-                header["normalizer"],
-                _Entries(((k[len(prefix):], v) for k, v in arrays.items() if k.startswith(prefix)),
-                         prefix))
-        for key in ("epoch", "step"):
-            value = header[key]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"the header's {key} must be an integer >= 0; got {value!r}")
-        if header["loss"] is not None:
-            from fastnn import losses
-            losses.get(header["loss"], model.output_layer.activation, "the header's loss")
-        model.loss = header["loss"]
-        model._set_training_counters(header)
-    except KeyError as exc:
-        raise ValueError(f"load_model: {path} is damaged or incomplete: the header has no "
-                         f"field {exc}") from None
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"load_model: {path} is damaged or incomplete: {exc}") from None
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"load_model: no such file: {path}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"load_model: {path} is a folder, not a model file")
+    with _Archive(path) as archive:
+        header = archive.read_header()
+        try:
+            model, expected = _plan(header, model_cls, layer_from_config)
+            _check_entries(archive, expected)
+            # nothing has been allocated so far; the entries justify the model's size
+            model.build(header["model"]["input_dim"], initialize=False)
+            for name in model.params.names:
+                key = f"param/{name}"
+                _finite(key, archive.read_into(key, model.params[name]))
+            for layer in model.layers:
+                for name, target in layer.state_arrays().items():
+                    key = f"state/{layer.name}.{name}"
+                    _finite(key, archive.read_into(key, target), nonnegative=name == "running_var")
+            if header["optimizer"] is not None:
+                sd = dict(header["optimizer"])
+                sd["state"] = {}
+                for key, n in header["optimizer"]["state"].items():
+                    if n is None:
+                        sd["state"][key] = None
+                        continue
+                    entry = f"optim/{key}/0"
+                    # s of RMSprop and Adam is a running mean of g**2: its sqrt is taken
+                    sd["state"][key] = [_finite(entry, archive.read_into(entry, np.empty(*expected[entry])),
+                                                nonnegative=key == "s")]
+                model.optimizer = optim.from_state_dict(sd)
+            if header["normalizer"] is not None:
+                arrays = {}
+                for key, (shape, dtype) in expected.items():
+                    if key.startswith("normalizer/"):
+                        name = key[len("normalizer/"):]
+                        arrays[name] = _finite(key, archive.read_into(key, np.empty(shape, dtype)),
+                                               positive=name == "scale")
+                model.normalizer = normalizer_from_arrays(header["normalizer"], arrays)
+            for key in ("epoch", "step"):
+                value = header[key]
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f"the header's {key} must be an integer >= 0; got {value!r}")
+            if header["loss"] is not None:
+                losses.get(header["loss"], model.output_layer.activation, "the header's loss")
+            model.loss = header["loss"]
+            model.set_training_counters(header)
+        except ModelFileError:
+            raise
+        except KeyError as exc:
+            raise ModelFileError(f"load_model: {path} is damaged or incomplete: the header has no "
+                             f"field {exc}") from None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ModelFileError(f"load_model: {path} is damaged or incomplete: {exc}") from None
     return model

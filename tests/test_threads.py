@@ -113,6 +113,14 @@ def test_pool_threaded_is_bool():
     assert type(fastnn._runtime.pool_threaded()) is bool
 
 
+@pytest.mark.skipif(os.name != "posix" or bool(os.environ.get("FASTNN_NO_THREADS")),
+                    reason="serial by request (FASTNN_NO_THREADS) or without POSIX threads")
+def test_a_posix_build_has_its_thread_pool():
+    # a build whose flags quietly turned threading off would pass every other
+    # test on the serial path (as an OpenMP probe that ignored LDFLAGS once did)
+    assert fastnn._runtime.pool_threaded()
+
+
 def test_default_is_a_positive_int():
     n = fastnn.get_num_threads()
     assert type(n) is int and n >= 1

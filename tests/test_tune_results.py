@@ -84,6 +84,25 @@ def test_plot_without_matplotlib_is_a_clear_error(result, monkeypatch):
         result.plot()
 
 
+def test_timed_out_trials_rank_after_diverged_and_before_failed(tmp_path):
+    trials = [tune.Trial("t0", {"x": 0.1}, "failed", error="RuntimeError: boom"),
+              tune.Trial("t1", {"x": 0.2}, "timeout", seconds=3.0, error="stopped after timeout_per_trial = 3 s"),
+              tune.Trial("t2", {"x": 0.3}, "diverged", metrics={"dev_error": math.nan}),
+              tune.Trial("t3", {"x": 0.4}, "ok", metrics={"dev_error": 0.5}),
+              tune.Trial("t4", {"x": 0.5}, "ok", metrics={"dev_error": 0.2})]
+    result = tune.Result(trials, {"x": tune.Uniform(0, 1)})
+    assert [t.id for t in result.ranked()] == ["t4", "t3", "t2", "t1", "t0"]
+    assert result.counts() == {"failed": 1, "timeout": 1, "diverged": 1, "ok": 2}
+    assert result.best.id == "t4"
+    assert "stopped after timeout_per_trial = 3 s" in result.table()
+    assert [row["status"] for row in result.rows()] == ["ok", "ok", "diverged", "timeout", "failed"]
+    with pytest.raises(ValueError, match=r"no trial finished ok \({'timeout': 1}\); first error: stopped after"):
+        tune.Result(trials[1:2]).best
+    pytest.importorskip("matplotlib")
+    title = result.plot()._suptitle.get_text()
+    assert title == "dev_error of 2 ok trials (1 diverged, 1 timeout, 1 failed not shown)"
+
+
 def test_import_fastnn_does_not_import_the_optional_extras():
     import subprocess
     code = ("import sys, fastnn; from fastnn import tune; "

@@ -129,6 +129,24 @@ def test_failed_trials_are_kept_unless_retried(tmp_path):
     assert [t.id for t in retried.trials if t.status == "failed"] == failed
 
 
+def test_timed_out_trials_are_kept_unless_retried(tmp_path):
+    path = tmp_path / "s.db"
+    tune.GridSearch({"x": [0, 1, 2]}, lambda p: float(p["x"]), storage=path).run()
+    with tune.TrialStore(path) as store:
+        store.save(tune.Trial("t1", {"x": 1}, "timeout", seconds=5.0, error="stopped after timeout_per_trial = 5 s"))
+    calls = []
+
+    def objective(params):
+        calls.append(params["x"])
+        return float(params["x"])
+
+    kept = tune.GridSearch({"x": [0, 1, 2]}, objective, storage=path).run()
+    assert calls == [] and [t.status for t in kept.trials] == ["ok", "timeout", "ok"]
+    assert kept.trials[1].error == "stopped after timeout_per_trial = 5 s"
+    retried = tune.GridSearch({"x": [0, 1, 2]}, objective, storage=path).run(retry_failed=True)
+    assert calls == [1] and [t.status for t in retried.trials] == ["ok"] * 3
+
+
 def test_coarse_to_fine_resumes_with_the_same_rounds(tmp_path):
     path = tmp_path / "s.db"
 

@@ -3,9 +3,12 @@
 They live in an importable module (not in the test files) so that worker
 processes and the SIGKILL test's subprocess can import them by name.
 """
+import ctypes
 import json
 import math
 import os
+import signal
+import sys
 import time
 
 import numpy as np
@@ -46,6 +49,63 @@ def crash_on_three(params):
     if params["x"] == 3:
         os._exit(3)
     time.sleep(0.05)
+    return {"dev_error": float(params["x"])}
+
+
+def ends_itself(params):
+    """Ends its own run for x = 1..4 (sys.exit, SystemExit, KeyboardInterrupt,
+    os._exit); the objective of the other x."""
+    x = params["x"]
+    if x == 1:
+        sys.exit(3)
+    if x == 2:
+        raise SystemExit("no more")
+    if x == 3:
+        raise KeyboardInterrupt("from the objective")
+    if x == 4:
+        os._exit(5)
+    time.sleep(0.05)
+    return {"dev_error": float(x)}
+
+
+def hangs(params):
+    """Never returns for x = 1 (asleep), 2 (a busy loop) and 3 (asleep in C
+    holding the GIL, where no Python thread of the process runs)."""
+    x = params["x"]
+    if x == 1:
+        time.sleep(1000)
+    if x == 2:
+        while True:
+            pass
+    if x == 3:
+        ctypes.PyDLL(None).sleep(1000)
+    time.sleep(0.05)
+    return {"dev_error": float(x)}
+
+
+def interrupts_its_search(params):
+    """Sends SIGINT, as the user's Ctrl-C does, to the process running the
+    search for x == 1 (this process when ``params["local"]``, else its parent),
+    then works on for 5 s, or catches the interrupt and returns when ``params["swallow"]``."""
+    if params["x"] == 1:
+        try:
+            os.kill(os.getpid() if params["local"] else os.getppid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            if not params["swallow"]:
+                raise
+    return {"dev_error": float(params["x"])}
+
+
+def logged_run(log, params):
+    """The bowl after 0.4 s, each call logged to ``log`` as "<x> <start time> <pid>"
+    (one O_APPEND write: lines of processes writing at once never mix)."""
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, f"{params['x']} {time.time()!r} {os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
+    time.sleep(0.4)
     return {"dev_error": float(params["x"])}
 
 

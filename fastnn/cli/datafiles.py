@@ -99,7 +99,7 @@ def _read_csv(path):
         first = next((line for line in f if line.strip() and not line.startswith("#")), None)
     if first is None:
         raise CLIError(f"{path} is empty")
-    fields = next(csv.reader([first]))
+    fields = _fields(first, path, None)
     header = None if all(_is_number(x) for x in fields) else [x.strip() for x in fields]
     try:
         table = np.loadtxt(path, delimiter=",", skiprows=1 if header else 0, ndmin=2,
@@ -115,6 +115,16 @@ def _read_csv(path):
     return table, header
 
 
+def _fields(line, path, number):
+    """The comma-separated fields of one line; ``csv.Error`` (a field over
+    csv's size limit, a NUL byte) becomes a one-line error naming the line."""
+    try:
+        return next(csv.reader([line]))
+    except csv.Error as exc:
+        where = f"{path} line {number}" if number is not None else f"{path}'s first line"
+        raise CLIError(f"{where} cannot be read as CSV: {exc}") from None
+
+
 def _parse_slowly(path, skip_header):
     """Parse line by line, naming the first bad line (1-based, as editors count)."""
     rows, width = [], None
@@ -126,7 +136,7 @@ def _parse_slowly(path, skip_header):
             if skip_header:
                 skip_header = False
                 continue
-            fields = next(csv.reader([line]))
+            fields = _fields(line, path, number)
             if width is None:
                 width = len(fields)
             elif len(fields) != width:

@@ -73,6 +73,16 @@ def main(argv=None):
             raise       # for debugging fastnn itself
         print(f"fastnn {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return USAGE_ERROR
+    except (MemoryError, RecursionError) as exc:
+        # input that asks for more than the machine has (a huge table, a
+        # deeply nested file) is the input's fault, not a bug to trace
+        if os.environ.get("FASTNN_TRACEBACK"):
+            raise
+        what = "out of memory" if isinstance(exc, MemoryError) else "input nested too deeply"
+        detail = _one_line(exc)
+        print(f"fastnn {args.command}: error: {what}" + (f" ({detail})" if detail else ""),
+              file=sys.stderr)
+        return USAGE_ERROR
     except KeyboardInterrupt:
         print(f"fastnn {args.command}: interrupted", file=sys.stderr)
         return 130

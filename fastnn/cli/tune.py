@@ -10,7 +10,7 @@ error (the dev loss for regression).
 import math
 import os
 
-from fastnn.cli import config
+from fastnn.cli import build, config
 from fastnn.cli.datafiles import check_output
 from fastnn.cli.errors import CLIError
 from fastnn.cli.train import add_data_flags, load_training_data, split_dev
@@ -21,6 +21,7 @@ _EXAMPLE = """\
   [search]                  # optional; the flags below override it
   strategy = "random"       # random, grid or coarse_to_fine
   n_trials = 20             # coarse_to_fine: the total, split over `rounds` (default 3)
+  timeout_per_trial = 600   # seconds; a trial over time is stopped, recorded as timeout
 
   [fixed]                   # every trial: the keys of `fastnn train` (--help lists them)
   epochs = 20
@@ -35,16 +36,16 @@ _EXAMPLE = """\
 # [space] table forms -> fastnn.tune distributions (built lazily: tune imports on use)
 _DISTRIBUTIONS = ("uniform", "int_uniform", "log_uniform", "one_minus_log_uniform", "choice")
 
-# [search] keys and their types; strategy-specific ones are checked in _search_settings
+# [search] keys and their types; their ranges are checked by the strategies
 _SEARCH_KEYS = {
     "strategy": config.OneOf("random", "grid", "coarse_to_fine"),
     "n_trials": config.IntValue(), "rounds": config.IntValue(), "keep": config.IntValue(),
     "metric": config.Text(), "mode": config.OneOf("min", "max"),
     "seed": config.IntValue(), "n_jobs": config.IntValue(), "storage": config.Text(),
-    "output": config.Text(),
+    "output": config.Text(), "timeout_per_trial": config.FloatValue(),
 }
 _DEFAULTS = {"strategy": "random", "n_trials": 20, "rounds": 3, "mode": "min", "n_jobs": 1,
-             "storage": None, "output": "tune-trials.csv", "seed": 0}
+             "storage": None, "output": "tune-trials.csv", "seed": 0, "timeout_per_trial": None}
 
 
 def add_parsers(add):
@@ -76,6 +77,9 @@ def add_parsers(add):
                    "models' own seed is `seed` in [fixed])")
     p.add_argument("--output", "-o", metavar="FILE.csv",
                    help="CSV of every trial, best first (default: tune-trials.csv)")
+    p.add_argument("--timeout-per-trial", type=float, metavar="SECONDS",
+                   help="stop a trial after this long and record it as timeout (default: no limit; "
+                   "with a limit, trials run in worker processes even with --n-jobs 1)")
     p.add_argument("--threads", type=int, help="threads per trial (default: cores / n_jobs)")
     p.add_argument("--quiet", action="store_true", help="no line per trial")
     p.set_defaults(run=run)
@@ -85,7 +89,7 @@ def run(args):
     from fastnn.preprocessing import Normalizer
 
     flags = {name: getattr(args, name) for name in ("strategy", "n_trials", "n_jobs", "storage",
-                                                    "seed", "output")}
+                                                    "seed", "output", "timeout_per_trial")}
     search, fixed, space = read_space(args.space, {k: v for k, v in flags.items()
                                                    if v is not None})
     check_output(search["output"])
@@ -94,10 +98,11 @@ def run(args):
     train, dev = split_dev(X, y, fixed)
     if dev is None:
         raise CLIError("tune scores every trial on a dev set: dev_fraction in [fixed] must be > 0")
-    builder = config.TrialBuilder(fixed, X.shape[1], n_outputs, Normalizer().fit(train[0]))
+    builder = build.TrialBuilder(fixed, X.shape[1], n_outputs, Normalizer().fit(train[0]))
     strategy, kwargs = _strategy(search, space, task)
     searcher = strategy(space, builder, train=train, dev=dev, storage=search["storage"],
                         n_jobs=search["n_jobs"], seed=search["seed"],
+                        timeout_per_trial=search["timeout_per_trial"],
                         threads_per_trial=args.threads, verbose=not args.quiet, **kwargs)
     print(f"{type(searcher).__name__} over {', '.join(space)} on {args.data}: "
           f"{len(train[0])} train / {len(dev[0])} dev examples")

@@ -23,6 +23,7 @@ babysat).  Dask, joblib and matplotlib are imported only when used.
 from fastnn.tune.objectives import Builder
 from fastnn.tune.panda import Panda
 from fastnn.tune.results import Importance, Result, Trial
+from fastnn.tune.runners import TrialsLost
 from fastnn.tune.spaces import (Choice, Distribution, IntUniform, LogUniform, OneMinusLogUniform,
                                 Uniform)
 from fastnn.tune.store import TrialStore
@@ -31,5 +32,5 @@ from fastnn.tune.strategies import CoarseToFine, GridSearch, RandomSearch, Searc
 __all__ = [
     "Uniform", "IntUniform", "LogUniform", "OneMinusLogUniform", "Choice", "Distribution",
     "RandomSearch", "GridSearch", "CoarseToFine", "Search",
-    "Builder", "Panda", "Trial", "Result", "Importance", "TrialStore",
+    "Builder", "Panda", "Trial", "Result", "Importance", "TrialStore", "TrialsLost",
 ]

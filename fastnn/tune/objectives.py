@@ -10,7 +10,11 @@ An objective is either
 ``evaluate`` runs one trial wherever it is sent (in the coordinating process,
 a local worker process, a Dask worker) and never raises for the objective's
 errors: a failure is an outcome, recorded with its text, so one bad
-configuration cannot stop a search.
+configuration cannot stop a search.  That includes an objective that ends
+its own run with ``sys.exit`` or by raising KeyboardInterrupt: where it runs,
+that would end the search (in this process) or a worker (taking the trials
+running beside it).  The user's Ctrl-C is also a KeyboardInterrupt; telling
+the two apart is the runner's business (``runners.InProcess``).
 """
 import math
 import numbers
@@ -31,15 +35,24 @@ def evaluate(objective, trial_id, params, metric):
     start = time.perf_counter()
     try:
         metrics, epochs, history = _outcome(objective(dict(params)), metric)
-    except Exception as exc:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
         return Trial(id=trial_id, params=dict(params), status="failed",
                      seconds=time.perf_counter() - start,
-                     error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+                     error=_reason(exc), traceback=traceback.format_exc())
     # A NaN or Inf anywhere means the run blew up, whatever the search metric says.
     diverged = not all(math.isfinite(v) for v in metrics.values())
     return Trial(id=trial_id, params=dict(params), status="diverged" if diverged else "ok",
                  metrics=metrics, epochs=epochs, history=history,
                  seconds=time.perf_counter() - start)
+
+
+def _reason(exc):
+    """The text of a failed trial's error."""
+    if isinstance(exc, SystemExit):
+        return f"the objective called sys.exit({'' if exc.code is None else repr(exc.code)})"
+    if isinstance(exc, KeyboardInterrupt):
+        return "the objective raised KeyboardInterrupt" + (f": {exc}" if str(exc) else "")
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _outcome(out, metric):
@@ -145,11 +158,11 @@ class Builder:
         return out
 
 
-def check_pair(who, name, data):
+def check_pair(func, name, data):
     """``data`` as an ``(X, y)`` tuple of equal lengths, or a clear error."""
     if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise TypeError(f"{who}: {name} must be an (X, y) pair; got {type(data).__name__}")
+        raise TypeError(f"{func}: {name} must be an (X, y) pair; got {type(data).__name__}")
     X, y = data
     if len(X) != len(y):
-        raise ValueError(f"{who}: {name} has {len(X)} examples in X but {len(y)} labels in y")
+        raise ValueError(f"{func}: {name} has {len(X)} examples in X but {len(y)} labels in y")
     return (X, y)

@@ -23,6 +23,7 @@ import math
 import os
 import time
 
+from fastnn import checks
 from fastnn.tune.objectives import check_pair, history_dict
 
 __all__ = ["Panda"]
@@ -58,9 +59,7 @@ class Panda:
         if checkpoint is not None and not callable(getattr(model, "save", None)):
             raise TypeError(f"Panda: checkpoint= needs a model with .save(path); {type(model).__name__} has none")
         self.checkpoint_path = None if checkpoint is None else os.fspath(checkpoint)
-        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
-            raise ValueError(f"Panda: checkpoint_every must be an integer >= 1; got {checkpoint_every!r}")
-        self.checkpoint_every = checkpoint_every
+        self.checkpoint_every = checks.check_int(checkpoint_every, "checkpoint_every", "Panda", 1)
         self.verbose = verbose
         self.epoch = 0
         self.history = []  # one dict per epoch: epoch, the fit metrics, learning_rate, seconds

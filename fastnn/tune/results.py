@@ -24,7 +24,9 @@ class Trial:
     """One evaluated configuration.
 
     ``status`` is "ok", "failed" (``error`` holds the exception's text and
-    ``traceback`` the traceback) or "diverged" (a metric is NaN or Inf).
+    ``traceback`` the traceback), "diverged" (a metric is NaN or Inf) or
+    "timeout" (stopped after the search's ``timeout_per_trial``; ``error``
+    says so).
     ``metrics`` is every metric the objective returned; ``train_metrics`` and
     ``dev_metrics`` are those named ``train_*`` / ``dev_*``, prefix removed.
     """
@@ -66,7 +68,13 @@ correlation: Spearman rank correlation of the parameter with the metric
     (NaN for categorical parameters): the direction of a trend.
 """
 
-_STATUS_ORDER = {"ok": 0, "diverged": 1, "failed": 2}
+# Ranking of the statuses: a trial that ran over time may be fine, only slow;
+# one that failed tells nothing about its configuration's metric.
+_STATUS_ORDER = {"ok": 0, "diverged": 1, "timeout": 2, "failed": 3}
+
+
+def _status_rank(status):
+    return _STATUS_ORDER.get(status, len(_STATUS_ORDER))
 
 
 class Result:
@@ -99,11 +107,11 @@ class Result:
         position, t = position_trial
         value = t.value(self.metric)
         if t.status != "ok" or math.isnan(value):
-            return (_STATUS_ORDER.get(t.status, 3), 0.0, position)
+            return (_status_rank(t.status), 0.0, position)
         return (0, value if self.mode == "min" else -value, position)
 
     def ranked(self):
-        """The trials best first: ok ones by the metric, then diverged, then failed."""
+        """The trials best first: ok ones by the metric, then diverged, timeout, failed."""
         return [t for _, t in sorted(enumerate(self.trials), key=self._key)]
 
     @property
@@ -118,7 +126,7 @@ class Result:
         return ranked[0]
 
     def counts(self):
-        """``{"ok": n, "diverged": n, "failed": n}`` (statuses present only)."""
+        """``{"ok": n, "diverged": n, "timeout": n, "failed": n}`` (statuses present only)."""
         out = {}
         for t in self.trials:
             out[t.status] = out.get(t.status, 0) + 1
@@ -270,9 +278,9 @@ class Result:
             ax.grid(True, alpha=0.3)
         for ax in axes[len(names):]:
             ax.set_visible(False)
-        failed = len(self.trials) - len(ok)
-        fig.suptitle(f"{self.metric} of {len(ok)} ok trials" + (f" ({failed} failed or diverged not shown)"
-                                                                  if failed else ""))
+        counts = self.counts()
+        hidden = ", ".join(f"{counts[s]} {s}" for s in sorted(counts, key=_status_rank) if s != "ok")
+        fig.suptitle(f"{self.metric} of {len(ok)} ok trials" + (f" ({hidden} not shown)" if hidden else ""))
         fig.tight_layout()
         if path is not None:
             fig.savefig(path)

@@ -15,8 +15,9 @@ import numbers
 
 import numpy as np
 
+from fastnn import checks
 __all__ = ["Distribution", "Uniform", "IntUniform", "LogUniform", "OneMinusLogUniform",
-           "Choice", "check_count", "check_space", "sample_params", "space_spec", "space_from_spec"]
+           "Choice", "check_space", "sample_params", "space_spec", "space_from_spec"]
 
 
 def _as_rng(rng):
@@ -25,13 +26,13 @@ def _as_rng(rng):
     return np.random.default_rng(rng)
 
 
-def _real(who, name, value):
+def _real(func, name, value):
     """``value`` as a finite float, or a clear error naming the argument."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{who}: {name} must be a real number; got {value!r}")
+        raise TypeError(f"{func}: {name} must be a real number; got {value!r}")
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"{who}: {name} must be finite; got {value}")
+        raise ValueError(f"{func}: {name} must be finite; got {value}")
     return value
 
 
@@ -73,15 +74,15 @@ class _Interval(Distribution):
     """Uniform in the own-scale coordinate ``u = to_scale(x)`` between a and b."""
 
     def __init__(self, a, b):
-        who = f"{type(self).__name__}(a, b)"
-        a, b = _real(who, "a", a), _real(who, "b", b)
+        func = f"{type(self).__name__}(a, b)"
+        a, b = _real(func, "a", a), _real(func, "b", b)
         if a > b:
-            raise ValueError(f"{who}: needs a <= b; got a={a!r}, b={b!r}")
-        self._check_domain(who, a, b)
+            raise ValueError(f"{func}: needs a <= b; got a={a!r}, b={b!r}")
+        self._check_domain(func, a, b)
         self.a, self.b = a, b
         self.lo, self.hi = sorted((self.to_scale(a), self.to_scale(b)))
 
-    def _check_domain(self, who, a, b):
+    def _check_domain(self, func, a, b):
         pass
 
     def to_scale(self, x):
@@ -101,7 +102,7 @@ class _Interval(Distribution):
         return self._values(_as_rng(rng).uniform(self.lo, self.hi, size), size)
 
     def grid(self, n):
-        n = check_count(f"{type(self).__name__}.grid(n)", "n", n)
+        n = checks.check_int(n, "n", f"{type(self).__name__}.grid(n)", 1)
         # From a to b (the own scale of OneMinusLogUniform runs the other way).
         ends = self.to_scale(self.a), self.to_scale(self.b)
         return list(dict.fromkeys(self._values(u, None) for u in np.linspace(*ends, n)))
@@ -158,9 +159,9 @@ class LogUniform(_Interval):
 
     scale = "log"
 
-    def _check_domain(self, who, a, b):
+    def _check_domain(self, func, a, b):
         if a <= 0:
-            raise ValueError(f"{who}: needs 0 < a (a log scale cannot reach zero or negative "
+            raise ValueError(f"{func}: needs 0 < a (a log scale cannot reach zero or negative "
                              f"values); got a={a!r}.  Use Uniform for ranges that include 0")
 
     def to_scale(self, x):
@@ -181,9 +182,9 @@ class OneMinusLogUniform(_Interval):
 
     scale = "one_minus_log"
 
-    def _check_domain(self, who, a, b):
+    def _check_domain(self, func, a, b):
         if not (0 < a and b < 1):
-            raise ValueError(f"{who}: needs 0 < a <= b < 1 (1 - beta is drawn on a log scale); "
+            raise ValueError(f"{func}: needs 0 < a <= b < 1 (1 - beta is drawn on a log scale); "
                              f"got a={a!r}, b={b!r}")
 
     def to_scale(self, x):
@@ -235,26 +236,18 @@ class Choice(Distribution):
 _TYPES = {cls.__name__: cls for cls in (Uniform, IntUniform, LogUniform, OneMinusLogUniform, Choice)}
 
 
-def check_count(who, name, n, minimum=1):
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"{who}: {name} must be an integer >= {minimum}; got {n!r}")
-    if n < minimum:
-        raise ValueError(f"{who}: {name} must be >= {minimum}; got {n}")
-    return int(n)
-
-
-def check_space(who, space):
+def check_space(func, space):
     """``space`` as a dict of name -> Distribution, or a clear error."""
     if not hasattr(space, "items"):
-        raise TypeError(f"{who}: space must be a dict of name -> distribution; got {type(space).__name__}")
+        raise TypeError(f"{func}: space must be a dict of name -> distribution; got {type(space).__name__}")
     if not space:
-        raise ValueError(f"{who}: the search space is empty; give at least one hyperparameter, "
+        raise ValueError(f"{func}: the search space is empty; give at least one hyperparameter, "
                          f"e.g. {{'learning_rate': tune.LogUniform(1e-4, 1)}}")
     for name, dist in space.items():
         if not isinstance(name, str):
-            raise TypeError(f"{who}: hyperparameter names must be strings; got {name!r}")
+            raise TypeError(f"{func}: hyperparameter names must be strings; got {name!r}")
         if not isinstance(dist, Distribution):
-            raise TypeError(f"{who}: space[{name!r}] must be a tune distribution (Uniform, IntUniform, "
+            raise TypeError(f"{func}: space[{name!r}] must be a tune distribution (Uniform, IntUniform, "
                             f"LogUniform, OneMinusLogUniform, Choice); got {dist!r}.  "
                             f"For a fixed value use Choice([value])")
     return dict(space)

@@ -17,15 +17,15 @@ ids with the same params whatever ran before or in parallel, and coarse-to-fine
 rounds re-derive the same narrowed spaces from the stored results.
 """
 import itertools
-import numbers
 import sys
 
 import numpy as np
 
+from fastnn import checks
 from fastnn.tune.objectives import Builder
 from fastnn.tune.results import Result
-from fastnn.tune.runners import DaskCluster, InProcess, LocalProcesses, usable_cores
-from fastnn.tune.spaces import Choice, check_count, check_space, sample_params, space_spec
+from fastnn.tune.runners import runner_for, usable_cores
+from fastnn.tune.spaces import Choice, check_space, sample_params, space_spec
 from fastnn.tune.store import TrialStore
 
 __all__ = ["Search", "RandomSearch", "GridSearch", "CoarseToFine"]
@@ -45,35 +45,41 @@ class Search:
     metric, mode: the metric to optimize and "min" (default) or "max".
     threads_per_trial: fastnn/BLAS threads of each trial (default: cores //
         n_jobs in worker processes; unchanged for n_jobs=1).
+    timeout_per_trial: seconds a trial may run (None: no limit).  A trial over
+        time is stopped and recorded with status "timeout"; the search goes on.
+        Only the end of a process stops a hung trial, so with a timeout the
+        trials run in worker processes even for n_jobs=1 (the objective must
+        then be picklable); ``fastnn.tune.runners`` says how each runner stops them.
     verbose: print one line per finished trial.
     """
 
     def __init__(self, space, objective, *, storage=None, n_jobs=1, seed=None, metric="dev_error",
-                 mode="min", threads_per_trial=None, train=None, dev=None, verbose=False):
-        who = type(self).__name__
-        self.space = self._check_space(who, space)
+                 mode="min", threads_per_trial=None, timeout_per_trial=None, train=None, dev=None,
+                 verbose=False):
+        func = type(self).__name__
+        self.space = self._check_space(func, space)
         if not callable(objective):
-            raise TypeError(f"{who}: objective must be callable (params -> dict of metrics); got {objective!r}")
+            raise TypeError(f"{func}: objective must be callable (params -> dict of metrics); got {objective!r}")
         if (train is None) != (dev is None):
-            raise ValueError(f"{who}: a builder objective needs both train=(X, y) and dev=(X_dev, y_dev)")
+            raise ValueError(f"{func}: a builder objective needs both train=(X, y) and dev=(X_dev, y_dev)")
         self.objective = objective if train is None else Builder(objective, train, dev)
         if n_jobs is None:
             n_jobs = 1
-        self.n_jobs = usable_cores() if n_jobs == -1 else check_count(who, "n_jobs (or -1)", n_jobs)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-            raise ValueError(f"{who}: seed must be None or an integer >= 0; got {seed!r}")
-        self.seed = None if seed is None else int(seed)
+        self.n_jobs = (usable_cores() if n_jobs == -1
+                       else checks.check_int(n_jobs, "n_jobs", func, 1, what="or -1: every core"))
+        self.seed = None if seed is None else checks.check_int(seed, "seed", func, 0, what="or None")
         if not isinstance(metric, str) or not metric:
-            raise TypeError(f"{who}: metric must be the name of a metric the objective returns; got {metric!r}")
+            raise TypeError(f"{func}: metric must be the name of a metric the objective returns; got {metric!r}")
         if mode not in ("min", "max"):
-            raise ValueError(f"{who}: mode must be 'min' or 'max'; got {mode!r}")
+            raise ValueError(f"{func}: mode must be 'min' or 'max'; got {mode!r}")
         self.metric, self.mode = metric, mode
         self.threads_per_trial = (None if threads_per_trial is None
-                                  else check_count(who, "threads_per_trial", threads_per_trial))
+                                  else checks.check_int(threads_per_trial, "threads_per_trial", func, 1))
+        self.timeout_per_trial = _check_timeout(func, timeout_per_trial)
         self.storage, self.verbose = storage, verbose
 
-    def _check_space(self, who, space):
-        return check_space(who, space)
+    def _check_space(self, func, space):
+        return check_space(func, space)
 
     # -- what each strategy defines -------------------------------------------
     def _plan(self, run_batch, seed):
@@ -91,16 +97,12 @@ class Search:
 
         client: a ``dask.distributed.Client`` or a scheduler address: run the
             trials on that Dask cluster (n_jobs is then the cluster's business).
-        retry_failed: run again the trials stored as failed.
+        retry_failed: run again the trials stored as failed or timeout.
         """
         with TrialStore(self.storage) as store:
             seed = self._resume(store)
-            if client is not None:
-                runner = DaskCluster(self.objective, self.metric, client, self.threads_per_trial)
-            elif self.n_jobs > 1:
-                runner = LocalProcesses(self.objective, self.metric, self.n_jobs, self.threads_per_trial)
-            else:
-                runner = InProcess(self.objective, self.metric, self.threads_per_trial)
+            runner = runner_for(self.objective, self.metric, client=client, n_jobs=self.n_jobs,
+                                threads=self.threads_per_trial, timeout=self.timeout_per_trial)
             with runner:
                 trials = self._plan(lambda planned: self._run_batch(store, runner, planned, retry_failed), seed)
         return Result(trials, self.space, self.metric, self.mode)
@@ -134,7 +136,7 @@ class Search:
                                  f"{done[trial_id].params}, but this search plans {params}: the store "
                                  f"belongs to another search")
         if retry_failed:
-            done = {k: t for k, t in done.items() if t.status != "failed"}
+            done = {k: t for k, t in done.items() if t.status not in _RETRIED}
         todo = [(trial_id, params) for trial_id, params in planned if trial_id not in done]
         for k, trial in enumerate(runner.map(todo), 1):
             store.save(trial)
@@ -145,12 +147,25 @@ class Search:
 
     def _report(self, trial, k, n):
         value = trial.value(self.metric)
-        outcome = trial.error if trial.status == "failed" else f"{self.metric}={value:.4g}"
+        outcome = trial.error if trial.error is not None else f"{self.metric}={value:.4g}"
         print(f"[{k}/{n}] {trial.id} {trial.status}: {outcome}  {trial.params}  ({trial.seconds:.1f}s)",
               file=sys.stdout, flush=True)
 
     def __repr__(self):
         return f"<{type(self).__name__} over {list(self.space)}, metric={self.metric!r} ({self.mode})>"
+
+
+# What run(retry_failed=True) runs again: a trial over time may be fine with
+# another timeout, or on a less busy machine.
+_RETRIED = ("failed", "timeout")
+
+
+def _check_timeout(func, seconds):
+    """``timeout_per_trial`` as float seconds (None: no limit), or a clear error."""
+    if seconds is None:
+        return None
+    return checks.check_number(seconds, "timeout_per_trial", func, 0, low_open=True,
+                               what="seconds, or None: no limit")
 
 
 def _trial_rng(seed, round_, index):
@@ -169,7 +184,8 @@ class RandomSearch(Search):
 
     def __init__(self, space, objective, n_trials, **kwargs):
         super().__init__(space, objective, **kwargs)
-        self.n_trials = check_count(type(self).__name__, "n_trials (the budget)", n_trials)
+        self.n_trials = checks.check_int(n_trials, "n_trials", type(self).__name__, 1,
+                                         what="the budget")
 
     def _plan(self, run_batch, seed):
         return run_batch([(f"t{i}", sample_params(self.space, _trial_rng(seed, 0, i)))
@@ -185,22 +201,22 @@ class GridSearch(Search):
     its budget repeating the same few values of each hyperparameter.
     """
 
-    def _check_space(self, who, space):
+    def _check_space(self, func, space):
         if not hasattr(space, "items"):
-            raise TypeError(f"{who}: space must be a dict of name -> list of values; got {type(space).__name__}")
+            raise TypeError(f"{func}: space must be a dict of name -> list of values; got {type(space).__name__}")
         grid = {}
         for name, values in space.items():
             if isinstance(values, Choice):
                 values = values.options
             elif not isinstance(values, (list, tuple, range)):
-                raise TypeError(f"{who}: space[{name!r}] must be a list of values; got {values!r}.  "
+                raise TypeError(f"{func}: space[{name!r}] must be a list of values; got {values!r}.  "
                                 f"For a distribution, list its points with .grid(n)")
             if len(values) == 0:
-                raise ValueError(f"{who}: space[{name!r}] is an empty list; give at least one value")
+                raise ValueError(f"{func}: space[{name!r}] is an empty list; give at least one value")
             # A Choice checks and normalizes the values and tells the results
             # how to plot them.
             grid[name] = Choice(values)
-        return check_space(who, grid)
+        return check_space(func, grid)
 
     def _plan(self, run_batch, seed):
         names = list(self.space)
@@ -224,14 +240,15 @@ class CoarseToFine(Search):
 
     def __init__(self, space, objective, n_trials_per_round, rounds, keep=None, **kwargs):
         super().__init__(space, objective, **kwargs)
-        who = type(self).__name__
-        self.n_trials_per_round = check_count(who, "n_trials_per_round (the budget of a round)", n_trials_per_round)
-        self.rounds = check_count(who, "rounds", rounds)
+        func = type(self).__name__
+        self.n_trials_per_round = checks.check_int(n_trials_per_round, "n_trials_per_round", func, 1,
+                                                   what="the budget of a round")
+        self.rounds = checks.check_int(rounds, "rounds", func, 1)
         if keep is None:
             keep = max(1, self.n_trials_per_round // 4)
-        self.keep = check_count(who, "keep", keep)
+        self.keep = checks.check_int(keep, "keep", func, 1)
         if self.keep > self.n_trials_per_round:
-            raise ValueError(f"{who}: keep ({self.keep}) cannot exceed n_trials_per_round "
+            raise ValueError(f"{func}: keep ({self.keep}) cannot exceed n_trials_per_round "
                              f"({self.n_trials_per_round})")
         self.round_spaces = []
 
