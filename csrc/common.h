@@ -39,9 +39,12 @@ enum fnn_dtype {
 #define FNN_NAME(base) FNN_CAT(base, SFX)
 
 /* Calls name_f64 or name_f32 with the same arguments; void* arguments convert
- * to the typed pointers implicitly.  Used by each family's entry points. */
+ * to the typed pointers implicitly.  Used by each family's entry points
+ * (which return a status): any other dtype code is FNN_EINVAL, never a
+ * float32 reading of float64 memory. */
 #define FNN_DISPATCH(dtype, name, ...) \
-    ((dtype) == FNN_FLOAT64 ? name##_f64(__VA_ARGS__) : name##_f32(__VA_ARGS__))
+    ((dtype) == FNN_FLOAT64 ? name##_f64(__VA_ARGS__) \
+     : (dtype) == FNN_FLOAT32 ? name##_f32(__VA_ARGS__) : FNN_EINVAL)
 
 enum fnn_activation {
     FNN_LINEAR = 0,

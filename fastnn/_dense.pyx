@@ -166,3 +166,13 @@ def activation_backward(dA, Z, activation="relu", *, out=None, negative_slope=0.
         status = fnn_activation_backward(&ex, dt, pda, pz, pdz, m, n, code, s)
     raise_for_status(status, "activation_backward")
     return dZ
+
+
+def _dispatch_status(int dtype):
+    """The status of an empty activation pass with dtype code ``dtype``
+    (tests: FNN_DISPATCH refuses codes other than float32 and float64)."""
+    cdef fnn_exec ex = exec_context()
+    cdef int status
+    with nogil:
+        status = fnn_activation_forward(&ex, dtype, NULL, NULL, 0, 0, 0, 0.0)
+    return status

@@ -27,11 +27,11 @@ cpdef tuple batchnorm_forward_args(object Z, object gamma, object beta, object e
 cpdef tuple batchnorm_backward_args(object dZ_tilde, object cache, object out)
 cpdef tuple dropout_forward_args(object A, object keep_prob, object seed, object out)
 cpdef tuple dropout_backward_args(object dA, object mask, object keep_prob, object out)
-cpdef double check_positive(object value, str name, str func, bint allow_zero=*) except? -1.0
-cpdef long long check_int(object value, str name, str func, long long low, str what=*) except? -1
-cpdef bint check_bool(object value, str name, str func) except -1
-cpdef double check_learning_rate(object value, str func) except? -1.0
-cpdef double check_beta(object value, str name, str func) except? -1.0
+cdef double check_positive(object value, str name, str func, bint allow_zero=*) except? -1.0
+cdef long long check_int(object value, str name, str func, long long low, str what=*) except? -1
+cdef bint check_bool(object value, str name, str func) except -1
+cdef double check_learning_rate(object value, str func) except? -1.0
+cdef double check_beta(object value, str name, str func) except? -1.0
 cpdef tuple sgd_step_args(object w, object g, object learning_rate, object l2, object m)
 cpdef tuple momentum_step_args(object w, object g, object v, object learning_rate,
                                object beta, object nesterov, object average)

@@ -552,7 +552,7 @@ cpdef tuple dropout_backward_args(object dA, object mask, object keep_prob, obje
 
 # ---------------------------------------------------------------- optimizers
 
-cpdef double check_positive(object value, str name, str func,
+cdef double check_positive(object value, str name, str func,
                             bint allow_zero=False) except? -1.0:
     """A finite real number > 0 (>= 0 with allow_zero)."""
     cdef str bound = ">= 0" if allow_zero else "> 0"
@@ -564,7 +564,7 @@ cpdef double check_positive(object value, str name, str func,
     return v
 
 
-cpdef long long check_int(object value, str name, str func, long long low,
+cdef long long check_int(object value, str name, str func, long long low,
                           str what="") except? -1:
     """An integer >= low (Python int or NumPy integer, not bool or float)."""
     cdef str why = f" ({what})" if what else ""
@@ -577,17 +577,17 @@ cpdef long long check_int(object value, str name, str func, long long low,
     return int(value)
 
 
-cpdef bint check_bool(object value, str name, str func) except -1:
+cdef bint check_bool(object value, str name, str func) except -1:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{func}: {name} must be True or False; got {value!r}")
     return bool(value)
 
 
-cpdef double check_learning_rate(object value, str func) except? -1.0:
+cdef double check_learning_rate(object value, str func) except? -1.0:
     return check_positive(value, "learning_rate", func)
 
 
-cpdef double check_beta(object value, str name, str func) except? -1.0:
+cdef double check_beta(object value, str name, str func) except? -1.0:
     """A decay rate of an exponentially weighted average: in [0, 1)."""
     return check_real(value, name, func, 0.0, 1.0, False, True)
 

@@ -13,9 +13,10 @@ Pixels that come from outside the image are ``fill`` (0).  Labels are not
 changed: use only transforms that keep the label true (a flipped "2" is no
 digit).
 """
-import math
 
 import numpy as np
+
+from fastnn import checks
 
 __all__ = ["Augmentation", "RandomFlip", "RandomTranslation", "RandomCrop", "RandomRotation",
            "Compose"]
@@ -80,9 +81,7 @@ class RandomTranslation(Augmentation):
     [-max_shift, max_shift] in each direction."""
 
     def __init__(self, max_shift=2, fill=0.0):
-        if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
-            raise ValueError(f"RandomTranslation: max_shift must be an integer >= 0 (pixels); "
-                             f"got {max_shift!r}")
+        max_shift = checks.check_int(max_shift, "max_shift", "RandomTranslation", 0, what="pixels")
         self.max_shift, self.fill = max_shift, fill
 
     def __call__(self, images, rng):
@@ -98,8 +97,7 @@ class RandomCrop(Augmentation):
     a random window of the original size back out."""
 
     def __init__(self, padding=2, fill=0.0):
-        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-            raise ValueError(f"RandomCrop: padding must be an integer >= 0; got {padding!r}")
+        padding = checks.check_int(padding, "padding", "RandomCrop", 0)
         self.padding, self.fill = padding, fill
 
     def __call__(self, images, rng):

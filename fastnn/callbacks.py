@@ -2,25 +2,32 @@
 
 The protocol: subclass ``Callback`` and override any of
 
+    check_fit(logged, func)         (before fit changes anything: raise if
+                                     this callback cannot work in this fit)
     on_train_begin(logs)            on_train_end(logs)
     on_epoch_begin(epoch, logs)     on_epoch_end(epoch, logs)
     on_batch_end(batch, logs)
 
-``self.model`` is the model being trained; setting
-``self.model.stop_training = True`` ends training after the current step.
-``logs`` of an epoch hold that epoch's history entries (``loss``,
-``accuracy``, ``val_loss``, ``val_accuracy``, ``learning_rate``, ...); those of
-a batch hold its ``loss`` (data + regularization).
+``self.model`` is the model being trained, through its public API only:
+weights with ``get_weights``/``set_weights`` or ``snapshot``/``restore``;
+setting ``self.model.stop_training = True`` ends training after the current
+step, and ``self.model.history.stop_reason`` says why.  ``logs`` of an
+epoch hold that epoch's history entries (``loss``, ``accuracy``,
+``val_loss``, ``val_accuracy``, ``learning_rate``, ...); those of a batch
+hold its ``loss`` (data + regularization).  ``on_train_end``'s logs say
+whether training ``diverged`` (and was rolled back) or was ``interrupted``
+by an exception.
+
+Design: fit runs its callbacks through one ``CallbackList``: the user's in
+their order, then the ``History`` it returns, then the progress display.
+The built-in callbacks use nothing a user's own could not.
 """
 import math
-import warnings
 
-import numpy as np
+from fastnn import checks, serialization
 
-from fastnn import serialization
-
-__all__ = ["Callback", "EarlyStopping", "LearningRateScheduler", "ModelCheckpoint",
-           "TerminateOnNaN"]
+__all__ = ["Callback", "CallbackList", "History", "ProgressDisplay", "EarlyStopping",
+           "LearningRateScheduler", "ModelCheckpoint", "TerminateOnNaN"]
 
 
 class Callback:
@@ -29,7 +36,7 @@ class Callback:
     def set_model(self, model):
         self.model = model
 
-    def _check_fit(self, logged, func):
+    def check_fit(self, logged, func):
         """Raise now, before ``fit`` changes anything, if this callback could
         not work in that fit; ``logged`` is the set of metrics its epochs log."""
 
@@ -70,7 +77,7 @@ class _Monitor(Callback):
         self.min_delta = float(min_delta)
         self.best = None
 
-    def _check_fit(self, logged, func):
+    def check_fit(self, logged, func):
         if self._uses_monitor() and self.monitor not in logged:
             raise ValueError(f"{func}: {type(self).__name__} monitors {self.monitor!r}, which is "
                              f"not logged by this fit; it logs {sorted(logged)} "
@@ -103,8 +110,7 @@ class EarlyStopping(_Monitor):
     def __init__(self, monitor="val_loss", patience=3, min_delta=0.0, mode="auto",
                  restore_best=True):
         super().__init__(monitor, mode, min_delta)
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be an integer >= 0; got {patience!r}")
+        patience = checks.check_int(patience, "patience", "EarlyStopping", 0)
         self.patience = patience
         self.restore_best = restore_best
         self.wait = 0
@@ -121,12 +127,17 @@ class EarlyStopping(_Monitor):
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best:
-                self._best_state = self.model._snapshot()
+                self._best_state = self.model.snapshot()
             return
         self.wait += 1
         if self.wait > self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
+            history = getattr(self.model, "history", None)
+            if history is not None:
+                history.stop_reason = (
+                    f"early stopping at epoch {epoch}: {self.monitor} did not improve for "
+                    f"{self.patience + 1} epochs (best {self.best:.6g} at epoch {self.best_epoch})")
 
     def on_train_end(self, logs):
         # also when the epochs ran out before the patience did: "restore the
@@ -137,7 +148,7 @@ class EarlyStopping(_Monitor):
         if logs.get("diverged") or logs.get("interrupted"):
             return
         if self.restore_best and self._best_state is not None:
-            self.model._restore(self._best_state)
+            self.model.restore(self._best_state)
 
 
 class LearningRateScheduler(Callback):
@@ -170,8 +181,8 @@ class ModelCheckpoint(_Monitor):
     def _uses_monitor(self):
         return self.save_best_only
 
-    def _check_fit(self, logged, func):
-        super()._check_fit(logged, func)
+    def check_fit(self, logged, func):
+        super().check_fit(logged, func)
         serialization.check_writable(self.path, f"{func}: ModelCheckpoint")
 
     def on_epoch_end(self, epoch, logs):
@@ -184,37 +195,108 @@ class ModelCheckpoint(_Monitor):
 
 
 class TerminateOnNaN(Callback):
-    """Stop as soon as a mini-batch cost is NaN or Inf (or, at the end of an
-    epoch, the weights, running statistics or optimizer state are), and put
-    the model back as it was at the start of that epoch: weights, running
-    statistics, optimizer state, epoch and step counters, shuffling.  The
-    epoch is not counted, so after lowering the learning rate the next
-    ``fit`` re-runs it.
+    """Kept for code written against Keras' callback of this name: ``fit``
+    itself stops as soon as a mini-batch cost is NaN or Inf (or, at the end
+    of an epoch, the weights, running statistics or optimizer state are),
+    puts the model back as it was at the start of that epoch (weights,
+    running statistics, optimizer state, epoch and step counters,
+    shuffling) and says so in ``history.stop_reason``, with or without it.
+    The epoch is not counted, so after lowering the learning rate the next
+    ``fit`` re-runs it."""
 
-    ``fit`` adds one when the callbacks given do not include it: a diverging
-    run never leaves NaN weights behind.
-    """
+
+class History(Callback):
+    """What ``fit`` returns: ``history["loss"]`` and the like, one entry per
+    epoch (``loss`` is the cost J = data loss + regularization; ``data_loss``
+    and ``reg_loss`` are its parts; ``accuracy`` is the running training
+    accuracy of the epoch; ``val_loss``/``val_accuracy`` with validation
+    data; ``learning_rate`` and ``time`` in seconds), plus ``batch_loss``
+    and ``grad_norms`` when asked for and ``stop_reason`` when training
+    stopped early."""
 
     def __init__(self):
-        self.message = None
-        self._state = None
+        self.history = {}
+        self.epoch = []
+        self.batch_loss = []
+        self.grad_norms = {}
+        self.stop_reason = None
+
+    def on_epoch_end(self, epoch, logs):
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            if key != "epoch":
+                self.history.setdefault(key, []).append(value)
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+    def __contains__(self, key):
+        return key in self.history
+
+    def keys(self):
+        return self.history.keys()
+
+    def __repr__(self):
+        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+
+
+class ProgressDisplay(Callback):
+    """fit's ``verbose``: 1 a progress bar over the epochs (tqdm), 2 one line
+    per epoch."""
+
+    SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+
+    def __init__(self, verbose, epochs):
+        self.verbose, self.epochs = verbose, epochs
+        self._bar = None
 
     def on_train_begin(self, logs):
-        self.message = None
+        if self.verbose == 1:
+            from tqdm import tqdm
+            self._bar = tqdm(total=self.epochs, unit="epoch", desc="fit", leave=True)
+
+    def on_epoch_end(self, epoch, logs):
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()
+                                   if k in ("loss", "accuracy", "val_loss", "val_accuracy")})
+        elif self.verbose == 2:
+            print(f"epoch {epoch + 1}: " + ", ".join(
+                f"{k}={logs[k]:.4g}" for k in self.SHOWN if k in logs))
+
+    def on_train_end(self, logs):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class CallbackList:
+    """The callbacks of one fit, called in order: the user's, then the
+    History, then the progress display (which shows what the others left)."""
+
+    def __init__(self, callbacks, history=None, progress=None):
+        self.callbacks = list(callbacks) + [cb for cb in (history, progress) if cb is not None]
+
+    def set_model(self, model):
+        for cb in self.callbacks:
+            cb.set_model(model)
+
+    def on_train_begin(self, logs):
+        for cb in self.callbacks:
+            cb.on_train_begin(logs)
+
+    def on_train_end(self, logs):
+        for cb in self.callbacks:
+            cb.on_train_end(logs)
 
     def on_epoch_begin(self, epoch, logs):
-        self._state = self.model._snapshot(training_state=True)
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch, logs):
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
 
     def on_batch_end(self, batch, logs):
-        loss = logs.get("loss")
-        if loss is not None and not math.isfinite(loss):
-            self.diverged(logs.get("epoch"), batch, f"the cost became {loss}")
-
-    def diverged(self, epoch, batch, what):
-        """Roll the model back to the start of ``epoch`` and stop training."""
-        self.model._restore(self._state)
-        self.model.stop_training = True
-        self.message = (f"training diverged: {what} at epoch {epoch}, batch {batch}; stopped "
-                        f"and restored the model (weights, optimizer state, counters) to the "
-                        f"start of epoch {epoch}.  Try a smaller learning rate.")
-        warnings.warn(self.message, RuntimeWarning, stacklevel=3)
+        for cb in self.callbacks:
+            cb.on_batch_end(batch, logs)

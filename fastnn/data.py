@@ -12,7 +12,37 @@ import numbers
 
 import numpy as np
 
-__all__ = ["train_dev_test_split", "minibatches", "one_hot", "from_one_hot"]
+from fastnn import checks
+from fastnn._validation import all_finite
+
+__all__ = ["train_dev_test_split", "minibatches", "one_hot", "from_one_hot", "check_X"]
+
+
+def check_X(X, func, n_features=None, dtype=np.float32, normalizer=None):
+    """X as a model computes on it: numeric, 2-D (m examples, n features) or
+    images (m, H, W[, C]) flattened to rows, not empty, ``n_features`` wide
+    (when given), finite, C-contiguous in ``dtype``, through ``normalizer``
+    (when given).  ``func`` names the caller in errors."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{func}: X must be numeric; got dtype {X.dtype}")
+    if X.ndim > 2:
+        X = X.reshape(X.shape[0], -1)      # images (m, H, W[, C]): one row per image
+    if X.ndim != 2:
+        raise ValueError(f"{func}: X must be 2-D (m examples, n features: rows are examples; "
+                         f"transpose the course's (n_x, m) arrays) or images (m, H, W[, C]); "
+                         f"got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{func}: X is empty (shape {X.shape})")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"{func}: X must have {n_features} features (columns); "
+                         f"got {X.shape[1]}")
+    X = np.ascontiguousarray(X, dtype=dtype)
+    if not all_finite(X):
+        raise ValueError(f"{func}: X contains NaN or Inf")
+    if normalizer is not None:
+        X = np.ascontiguousarray(normalizer.transform(X), dtype=dtype)
+    return X
 
 
 def _count(size, m, name):
@@ -102,8 +132,7 @@ def minibatches(X, y=None, batch_size=64, shuffle=True, seed=None):
     """Yield (X_batch, y_batch) (or X_batch) of ``batch_size`` rows, the last one
     holding the remainder; shuffled with ``seed`` when asked."""
     X, y = _check_rows(X, y, "minibatches")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"minibatches: batch_size must be an integer >= 1; got {batch_size!r}")
+    batch_size = checks.check_int(batch_size, "batch_size", "minibatches", 1)
     m = X.shape[0]
     order = np.random.default_rng(seed).permutation(m) if shuffle else None
     for lo in range(0, m, batch_size):

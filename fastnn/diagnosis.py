@@ -10,7 +10,8 @@ The advice is the course's basic recipe: for high bias a bigger network,
 longer training, a better optimizer or another architecture; for high
 variance more data, regularization or another architecture.
 """
-import math
+
+from fastnn import checks
 
 __all__ = ["Diagnosis", "diagnose"]
 
@@ -65,11 +66,7 @@ class Diagnosis:
 
 
 def _fraction(value, name):
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or not math.isfinite(value) or not 0.0 <= value <= 1.0):
-        raise ValueError(f"diagnose: {name} must be an error rate in [0, 1] (0.01 is 1%); "
-                         f"got {value!r}")
-    return float(value)
+    return checks.check_number(value, name, "diagnose", 0, 1, what="an error rate: 0.01 is 1%")
 
 
 def diagnose(train_error, dev_error, bayes_error=0.0, tolerance=0.02):

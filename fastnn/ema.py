@@ -12,7 +12,7 @@ Adam (fastnn.optim) and batch norm's running statistics.
 
 import numpy as np
 
-from fastnn._validation import check_beta
+from fastnn import checks
 
 __all__ = ["ExponentialMovingAverage"]
 
@@ -29,7 +29,8 @@ class ExponentialMovingAverage:
     """
 
     def __init__(self, beta, bias_correction=True):
-        self.beta = check_beta(beta, "beta", "ExponentialMovingAverage")
+        self.beta = checks.check_number(beta, "beta", "ExponentialMovingAverage", 0, 1,
+                                        high_open=True)
         self.bias_correction = bool(bias_correction)
         self.reset()
 

@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from fastnn import losses
+from fastnn import checks, losses, training
 from fastnn.layers import Dropout, layer_from_config
 
 __all__ = ["gradient_check", "GradientCheckResult", "verdict_for"]
@@ -105,32 +105,26 @@ def gradient_check(model, X, y, loss=None, l2=0.0, l1=0.0, epsilon=1e-7, thresho
             model.build(np.shape(X)[1])
         else:
             raise ValueError(f"{func}: model must be a built fastnn Sequential")
-    for name, value, low in (("epsilon", epsilon, 0.0), ("threshold", threshold, 0.0)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > low):
-            raise ValueError(f"{func}: {name} must be a finite number > 0; got {value!r}")
+    for name, value in (("epsilon", epsilon), ("threshold", threshold)):
+        checks.check_number(value, name, func, 0, low_open=True)
     for name, value in (("l2", l2), ("l1", l1)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-            raise ValueError(f"{func}: {name} must be a finite number >= 0; got {value!r}")
-    if max_coordinates is not None and (isinstance(max_coordinates, bool)
-                                        or not isinstance(max_coordinates, int)
-                                        or max_coordinates < 1):
-        raise ValueError(f"{func}: max_coordinates must be an integer >= 1 or None; "
-                         f"got {max_coordinates!r}")
+        checks.check_number(value, name, func, 0)
+    if max_coordinates is not None:
+        checks.check_int(max_coordinates, "max_coordinates", func, 1, what="or None")
 
     net, dropped = _float64_copy(model)
-    Xc = net._check_X(X, func)
+    Xc = net.check_inputs(X, func)
     loss_obj = losses.get(loss if loss is not None else model.loss, net.output_layer.activation)
     targets = loss_obj.targets(y, Xc.shape[0], net.output_dim, net.dtype, func)
     if any(layer.kind == "batchnorm" for layer in net.layers) and Xc.shape[0] < 2:
         raise ValueError(f"{func}: a model with BatchNorm needs at least 2 rows of X")
-    net._prepare_training(l2)
 
     def cost():
-        data_loss, reg_loss, _ = net._forward_backward(Xc, targets, loss_obj, l2, l1,
-                                                       backward=False)
+        data_loss, reg_loss, _ = training.forward_backward(net, Xc, targets, loss_obj, l2, l1,
+                                                           backward=False)
         return data_loss + reg_loss
 
-    net._forward_backward(Xc, targets, loss_obj, l2, l1)
+    training.forward_backward(net, Xc, targets, loss_obj, l2, l1)
     theta = net.params.flat()
     exact = np.array(net.params.flat_grad(), copy=True)
 

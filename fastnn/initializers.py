@@ -106,6 +106,8 @@ _BY_NAME = {
     "xavier": Xavier, "xavier_normal": Xavier, "xavier_uniform": XavierUniform,
     "glorot": Glorot, "glorot_normal": Glorot, "glorot_uniform": GlorotUniform,
 }
+NAMES = tuple(_BY_NAME)      # every name get() takes
+
 _NAME_OF = {Zeros: "zeros", RandomNormal: "random_normal", RandomUniform: "random_uniform",
             He: "he", HeUniform: "he_uniform", Xavier: "xavier", XavierUniform: "xavier_uniform",
             Glorot: "glorot", GlorotUniform: "glorot_uniform"}

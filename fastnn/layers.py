@@ -16,11 +16,13 @@ import math
 
 import numpy as np
 
-from fastnn import initializers, ops
+from fastnn import checks, initializers, ops
+from fastnn._validation import ACTIVATIONS as KERNEL_ACTIVATIONS
 
 __all__ = ["Layer", "Dense", "BatchNorm", "Dropout", "layer_from_config"]
 
-_ACTIVATIONS = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "softmax")
+# the activation names, once: the kernels' table (fastnn._validation, the C enum)
+ACTIVATIONS = tuple(KERNEL_ACTIVATIONS)
 _MAX_WORKSPACES = 4   # batch sizes kept (full batch, last partial batch, ...)
 
 
@@ -44,7 +46,7 @@ class Layer:
         self._workspaces = {}
         # set by the Sequential that takes the layer: its parameters become
         # views of that model's buffer, so a layer serves one model only
-        self._in_model = False
+        self.in_model = False
 
     # --- building
     def build(self, input_dim):
@@ -56,10 +58,15 @@ class Layer:
         return []
 
     def bind(self, buffer, rng):
-        """Add this layer's parameters to the model's buffer (initialized)."""
+        """Add this layer's parameters to the model's buffer, initialized from
+        ``rng`` (None: left at zero, for weights about to be loaded)."""
 
     def state_arrays(self):
         """{suffix: array} of non-trainable state saved with the model."""
+        return {}
+
+    def state_shapes(self):
+        """{suffix: shape} of ``state_arrays()``, known once built."""
         return {}
 
     # --- computing
@@ -102,10 +109,9 @@ class Dense(Layer):
     def __init__(self, units, activation="relu", init="he", *, use_bias=True,
                  negative_slope=0.01, name=None):
         super().__init__(name)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"Dense: units must be an integer >= 1; got {units!r}")
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"Dense: activation must be one of {list(_ACTIVATIONS)}; "
+        units = checks.check_int(units, "units", "Dense", 1)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"Dense: activation must be one of {list(ACTIVATIONS)}; "
                              f"got {activation!r}")
         if not (isinstance(negative_slope, (int, float)) and math.isfinite(negative_slope)):
             raise ValueError(f"Dense: negative_slope must be a finite number; got {negative_slope!r}")
@@ -134,7 +140,8 @@ class Dense(Layer):
 
     def bind(self, buffer, rng):
         key = f"{self.name}.W"
-        self.W = buffer.add(key, init=self.init((self.input_dim, self.units), rng, buffer.dtype))
+        shape = (self.input_dim, self.units)
+        self.W = buffer.add(key, shape, None if rng is None else self.init(shape, rng, buffer.dtype))
         self.dW = buffer.grad(key)
         if self.use_bias:
             self.b = buffer.add(f"{self.name}.b", (self.units,))
@@ -209,14 +216,9 @@ class BatchNorm(Layer):
 
     def __init__(self, momentum=0.9, eps=1e-5, *, name=None):
         super().__init__(name)
-        if (isinstance(momentum, (bool, np.bool_))
-                or not isinstance(momentum, (int, float, np.integer, np.floating))
-                or not 0.0 <= momentum <= 1.0):
-            raise ValueError(f"BatchNorm: momentum must be a number in [0, 1] (weight of the old "
-                             f"running average); got {momentum!r}")
-        if (isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.floating))
-                or not math.isfinite(eps) or not eps > 0):
-            raise ValueError(f"BatchNorm: eps must be a finite number > 0; got {eps!r}")
+        checks.check_number(momentum, "momentum", "BatchNorm", 0, 1,
+                            what="weight of the old running average")
+        checks.check_number(eps, "eps", "BatchNorm", 0, low_open=True)
         self.momentum = float(momentum)
         self.eps = float(eps)
         self.activation = "linear"   # taken over from the Dense before it
@@ -239,6 +241,9 @@ class BatchNorm(Layer):
 
     def state_arrays(self):
         return {"running_mean": self.running_mean, "running_var": self.running_var}
+
+    def state_shapes(self):
+        return {"running_mean": (self.input_dim,), "running_var": (self.input_dim,)}
 
     def _make_workspace(self, m):
         dtype = self.gamma.dtype
@@ -288,10 +293,7 @@ class Dropout(Layer):
 
     def __init__(self, keep_prob=0.8, *, name=None):
         super().__init__(name)
-        if (isinstance(keep_prob, (bool, np.bool_))
-                or not isinstance(keep_prob, (int, float, np.integer, np.floating))
-                or not (0.0 < keep_prob <= 1.0)):
-            raise ValueError(f"Dropout: keep_prob must be a number in (0, 1]; got {keep_prob!r}")
+        checks.check_number(keep_prob, "keep_prob", "Dropout", 0, 1, low_open=True)
         self.keep_prob = float(keep_prob)
         self.seed = 0          # the model sets a new seed before every training step
         self._mask = None
@@ -331,3 +333,39 @@ def layer_from_config(config):
     if kind == "dense" and config.get("init") is None:
         config.pop("init", None)
     return _KINDS[kind](**config)
+
+
+def model_layer_names(layers, func, max_layers):
+    """Check the layers of a new model (fastnn layers, each object once, none
+    already in a model, at most ``max_layers``, a Dense last) and return the
+    names the model gives them: their own, else ``<kind>_<i>``."""
+    if not isinstance(layers, (list, tuple)) or not layers:
+        raise ValueError(f"{func}: layers must be a non-empty list of layers; got {layers!r}")
+    if len(layers) > max_layers:
+        # a bound on the work a model file's header can ask of load_model
+        raise ValueError(f"{func}: a model has at most {max_layers} layers; got {len(layers)}")
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"{func}: layers[{i}] must be a fastnn layer (Dense, BatchNorm, "
+                            f"Dropout); got {type(layer).__name__}")
+    if len({id(layer) for layer in layers}) != len(layers):
+        raise ValueError(f"{func}: the same layer object appears twice; make one per position")
+    for i, layer in enumerate(layers):
+        if layer.in_model:
+            raise ValueError(f"{func}: layers[{i}] ({layer.name}) already belongs to another "
+                             f"model; its weights live in that model, so layers cannot be "
+                             f"shared: make a new one (e.g. fn.{type(layer).__name__}(...))")
+    if not isinstance(layers[-1], Dense):
+        raise ValueError(f"{func}: the last layer must be a Dense (the output layer); "
+                         f"got {type(layers[-1]).__name__}")
+    counts, names, seen = {}, [], set()
+    for layer in layers:
+        name = layer.name
+        if name is None:
+            counts[layer.kind] = counts.get(layer.kind, 0) + 1
+            name = f"{layer.kind}_{counts[layer.kind]}"
+        if name in seen:
+            raise ValueError(f"{func}: two layers are named {name!r}")
+        names.append(name)
+        seen.add(name)
+    return names

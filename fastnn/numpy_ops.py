@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from fastnn._validation import (BatchNormCache, activation_args, adam_step_args,
+from fastnn._validation import (ACTIVATIONS, BatchNormCache, activation_args, adam_step_args,
                                 bad_index_error, batchnorm_backward_args, batchnorm_forward_args,
                                 dense_backward_args, dense_forward_args, dropout_backward_args,
                                 dropout_forward_args, gather_rows_args, loss_args,
@@ -38,8 +38,9 @@ __all__ = [
     "gather_rows",
 ]
 
-# activation codes of fastnn._validation.ACTIVATIONS
-_LINEAR, _RELU, _LEAKY_RELU, _TANH, _SIGMOID, _SOFTMAX = range(6)
+# the kernels' activation codes (fastnn._validation.ACTIVATIONS, the C enum's)
+_LINEAR, _RELU, _LEAKY_RELU, _TANH, _SIGMOID, _SOFTMAX = (
+    ACTIVATIONS[name] for name in ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "softmax"))
 
 
 def _sigmoid(z):

@@ -43,9 +43,7 @@ Adam(..., weight_decay=wd)        AdamW(..., weight_decay=wd): decoupled decay
 """
 import numpy as np
 
-from fastnn import ops, schedules
-from fastnn._validation import (check_beta, check_bool, check_int, check_learning_rate,
-                                check_positive)
+from fastnn import checks, ops, schedules
 from fastnn.parameters import ParameterBuffer
 
 __all__ = ["Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "from_config",
@@ -96,7 +94,8 @@ class Optimizer:
                             f"fastnn.schedules.Schedule (subclass Schedule for your own, so "
                             f"it can be saved); got {value!r}")
         else:
-            self.schedule = schedules.Constant(check_learning_rate(value, type(self).__name__))
+            self.schedule = schedules.Constant(checks.check_number(
+                value, "learning_rate", type(self).__name__, 0, low_open=True))
 
     def next_epoch(self):
         """Count one more epoch; return the learning rate of the next one."""
@@ -236,8 +235,8 @@ class Optimizer:
             raise ValueError(f"{func}: state must have the arrays {list(self.state_names)}; "
                              f"got {sorted(state)}")
         fresh = _build(type(self), sd)          # validates the hyperparameters
-        fresh.epoch = check_int(sd.get("epoch"), "epoch", func, 0)
-        fresh.t = check_int(sd.get("t"), "t", func, 0)
+        fresh.epoch = checks.check_int(sd.get("epoch"), "epoch", func, 0, counter=True)
+        fresh.t = checks.check_int(sd.get("t"), "t", func, 0, counter=True)
         for key in self.state_names:
             arrays = state[key]
             if arrays is not None:
@@ -268,8 +267,9 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, *, l2=0.0, m=1):
         super().__init__(learning_rate)
-        self.l2 = check_positive(l2, "l2", "SGD", True)
-        self.m = check_int(m, "m", "SGD", 1, "the number of examples the cost averages over")
+        self.l2 = checks.check_number(l2, "l2", "SGD", 0)
+        self.m = checks.check_int(m, "m", "SGD", 1,
+                                what="the number of examples the cost averages over", counter=True)
 
     def _update(self, w, g, lr, t):
         ops.sgd_step(w, g, lr, l2=self.l2, m=self.m)
@@ -293,9 +293,9 @@ class Momentum(Optimizer):
 
     def __init__(self, learning_rate=0.01, beta=0.9, *, nesterov=False, average=True):
         super().__init__(learning_rate)
-        self.beta = check_beta(beta, "beta", "Momentum")
-        self.nesterov = check_bool(nesterov, "nesterov", "Momentum")
-        self.average = check_bool(average, "average", "Momentum")
+        self.beta = checks.check_number(beta, "beta", "Momentum", 0, 1, high_open=True)
+        self.nesterov = checks.check_bool(nesterov, "nesterov", "Momentum")
+        self.average = checks.check_bool(average, "average", "Momentum")
 
     def _update(self, w, g, lr, t, v):
         ops.momentum_step(w, g, v, lr, self.beta, nesterov=self.nesterov,
@@ -318,8 +318,8 @@ class RMSprop(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta=0.9, eps=1e-8):
         super().__init__(learning_rate)
-        self.beta = check_beta(beta, "beta", "RMSprop")
-        self.eps = check_positive(eps, "eps", "RMSprop")
+        self.beta = checks.check_number(beta, "beta", "RMSprop", 0, 1, high_open=True)
+        self.eps = checks.check_number(eps, "eps", "RMSprop", 0, low_open=True)
 
     def _update(self, w, g, lr, t, s):
         ops.rmsprop_step(w, g, s, lr, self.beta, self.eps)
@@ -346,10 +346,10 @@ class Adam(Optimizer):
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8, *,
                  weight_decay=0.0):
         super().__init__(learning_rate)
-        self.beta1 = check_beta(beta1, "beta1", "Adam")
-        self.beta2 = check_beta(beta2, "beta2", "Adam")
-        self.eps = check_positive(eps, "eps", "Adam")
-        self.weight_decay = check_positive(weight_decay, "weight_decay", "Adam", True)
+        self.beta1 = checks.check_number(beta1, "beta1", "Adam", 0, 1, high_open=True)
+        self.beta2 = checks.check_number(beta2, "beta2", "Adam", 0, 1, high_open=True)
+        self.eps = checks.check_number(eps, "eps", "Adam", 0, low_open=True)
+        self.weight_decay = checks.check_number(weight_decay, "weight_decay", "Adam", 0)
 
     def _update(self, w, g, lr, t, v, s):
         ops.adam_step(w, g, v, s, t, lr, self.beta1, self.beta2, self.eps,
@@ -357,6 +357,7 @@ class Adam(Optimizer):
 
 
 _OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Momentum, RMSprop, Adam)}
+BY_NAME = {cls.__name__.lower(): cls for cls in _OPTIMIZERS.values()}   # "sgd", ..., "adam"
 
 
 def _build(cls, config):

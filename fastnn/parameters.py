@@ -28,6 +28,8 @@ from math import prod
 
 import numpy as np
 
+from fastnn import checks
+
 __all__ = ["ParameterBuffer"]
 
 _ALIGN = 64   # bytes: the start of every flat buffer is cache-line aligned
@@ -59,9 +61,8 @@ class ParameterBuffer:
     """
 
     def __init__(self, capacity, dtype="float32"):
-        if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 0:
-            raise ValueError(f"ParameterBuffer: capacity must be an integer >= 0 (the total "
-                             f"number of scalars); got {capacity!r}")
+        capacity = checks.check_int(capacity, "capacity", "ParameterBuffer", 0,
+                                    what="the total number of scalars")
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"ParameterBuffer: dtype must be float32 or float64; got {self.dtype}")

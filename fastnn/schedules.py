@@ -24,7 +24,7 @@ fastnn.optim); a user babysitting a run can also set the rate by hand with
 """
 import math
 
-from fastnn._validation import check_beta, check_int, check_learning_rate, check_positive
+from fastnn import checks
 
 __all__ = [
     "Schedule",
@@ -54,7 +54,7 @@ class Schedule:
         _SCHEDULES[cls.__name__] = cls
 
     def __call__(self, epoch):
-        epoch = check_int(epoch, "epoch", type(self).__name__, 0, "epochs count from 0")
+        epoch = checks.check_int(epoch, "epoch", type(self).__name__, 0, what="epochs count from 0")
         return float(self.rate(epoch))
 
     def rate(self, epoch):
@@ -88,7 +88,8 @@ class Constant(Schedule):
     """``lr = learning_rate`` at every epoch."""
 
     def __init__(self, learning_rate):
-        self.learning_rate = check_learning_rate(learning_rate, "Constant")
+        self.learning_rate = checks.check_number(learning_rate, "learning_rate", "Constant", 0,
+                                                 low_open=True)
 
     def rate(self, epoch):
         return self.learning_rate
@@ -107,9 +108,10 @@ class InverseTimeDecay(Schedule):
 
     def __init__(self, learning_rate, decay_rate=1.0, time_interval=1):
         name = "InverseTimeDecay"
-        self.learning_rate = check_learning_rate(learning_rate, name)
-        self.decay_rate = check_positive(decay_rate, "decay_rate", name, True)
-        self.time_interval = check_int(time_interval, "time_interval", name, 1)
+        self.learning_rate = checks.check_number(learning_rate, "learning_rate", name, 0,
+                                                 low_open=True)
+        self.decay_rate = checks.check_number(decay_rate, "decay_rate", name, 0)
+        self.time_interval = checks.check_int(time_interval, "time_interval", name, 1)
 
     def rate(self, epoch):
         return self.learning_rate / (1.0 + self.decay_rate * (epoch // self.time_interval))
@@ -122,8 +124,9 @@ class ExponentialDecay(Schedule):
 
     def __init__(self, learning_rate, base=0.95):
         name = "ExponentialDecay"
-        self.learning_rate = check_learning_rate(learning_rate, name)
-        self.base = check_positive(base, "base", name)
+        self.learning_rate = checks.check_number(learning_rate, "learning_rate", name, 0,
+                                                 low_open=True)
+        self.base = checks.check_number(base, "base", name, 0, low_open=True)
         if self.base > 1.0:
             raise ValueError(f"{name}: base must be in (0, 1] (a decay); got {base!r}")
 
@@ -143,8 +146,9 @@ class InverseSqrtDecay(Schedule):
 
     def __init__(self, learning_rate, k=1.0):
         name = "InverseSqrtDecay"
-        self.learning_rate = check_learning_rate(learning_rate, name)
-        self.k = check_positive(k, "k", name)
+        self.learning_rate = checks.check_number(learning_rate, "learning_rate", name, 0,
+                                                 low_open=True)
+        self.k = checks.check_number(k, "k", name, 0, low_open=True)
 
     def rate(self, epoch):
         return self.k / math.sqrt(epoch + 1) * self.learning_rate
@@ -163,17 +167,19 @@ class StepDecay(Schedule):
 
     def __init__(self, learning_rate, step_size=None, *, milestones=None, factor=0.5):
         name = "StepDecay"
-        self.learning_rate = check_learning_rate(learning_rate, name)
-        self.factor = check_beta(factor, "factor", name)
+        self.learning_rate = checks.check_number(learning_rate, "learning_rate", name, 0,
+                                                 low_open=True)
+        self.factor = checks.check_number(factor, "factor", name, 0, 1, high_open=True)
         if (step_size is None) == (milestones is None):
             raise ValueError(f"{name}: give exactly one of step_size (a step every "
                              f"step_size epochs) and milestones (a list of epochs); "
                              f"got step_size={step_size!r}, milestones={milestones!r}")
-        self.step_size = None if step_size is None else check_int(step_size, "step_size", name, 1)
+        self.step_size = (None if step_size is None
+                          else checks.check_int(step_size, "step_size", name, 1))
         if milestones is None:
             self.milestones = None
         else:
-            ms = [check_int(e, "milestones", name, 1) for e in milestones]
+            ms = [checks.check_int(e, "milestones", name, 1) for e in milestones]
             if not ms or any(b <= a for a, b in zip(ms, ms[1:])):
                 raise ValueError(f"{name}: milestones must be a non-empty increasing list of "
                                  f"epochs >= 1; got {list(milestones)!r}")
@@ -185,6 +191,11 @@ class StepDecay(Schedule):
         else:
             n_steps = sum(1 for e in self.milestones if e <= epoch)
         return self.learning_rate * self.factor ** n_steps
+
+
+# short names (the command line's TOML and flags)
+BY_NAME = {"constant": Constant, "inverse_time": InverseTimeDecay, "exponential": ExponentialDecay,
+           "inverse_sqrt": InverseSqrtDecay, "step": StepDecay}
 
 
 def _build(cls, config):

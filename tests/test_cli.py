@@ -232,6 +232,29 @@ def test_tune_grid_with_storage_resumes(tmp_path, csv_file, capsys):
     assert code == 0 and out.count("] t") == 0 and "4 trials (4 ok)" in out
 
 
+def test_tune_timeout_per_trial_from_the_file_or_the_flag(tmp_path, csv_file, capsys, monkeypatch):
+    from fastnn.tune import strategies
+    seen = []
+    original = strategies.Search.run
+
+    def run_and_note(self, *args, **kwargs):
+        seen.append(self.timeout_per_trial)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(strategies.Search, "run", run_and_note)
+    space = tmp_path / "space.toml"
+    space.write_text('[search]\nn_trials = 2\ntimeout_per_trial = 60\n[fixed]\nepochs = 2\nlayers = 4\n'
+                     '[space]\nlearning_rate = { log_uniform = [1e-3, 1e-1] }\n')
+    code, out, _ = run(capsys, "tune", space, csv_file, "-o", tmp_path / "t.csv")
+    assert code == 0 and "2 trials (2 ok)" in out and seen == [60.0]
+    code, out, _ = run(capsys, "tune", space, csv_file, "-o", tmp_path / "t.csv", "--timeout-per-trial", 30)
+    assert code == 0 and seen == [60.0, 30.0]
+    assert_error(capsys, ["tune", space, csv_file, "--timeout-per-trial", 0],
+                 "timeout_per_trial must be a finite number > 0 (seconds", "got 0.0")
+    space.write_text(space.read_text().replace("timeout_per_trial = 60", 'timeout_per_trial = "ten"'))
+    assert_error(capsys, ["tune", space, csv_file], "[search] timeout_per_trial must be a number; got 'ten' (text)")
+
+
 def test_bench_quick(capsys):
     code, out, _ = run(capsys, "bench", "--quick", "--repeat", 1)
     assert code == 0
@@ -307,7 +330,7 @@ def test_data_that_does_not_fit_the_model(tmp_path, model_file, capsys):
 
 @pytest.mark.parametrize("flags, fragment", [
     (["--learning-rate", "-1"], "learning_rate must be a finite number > 0"),
-    (["--keep-prob", "1.5"], "keep_prob must be a number in (0, 1]"),
+    (["--keep-prob", "1.5"], "keep_prob must be a finite number in (0, 1]"),
     (["--batch-size", "0"], "batch_size must be an integer >= 1"),
     (["--optimizer", "sgd", "--beta1", "0.9"], "beta1 is a setting of adam"),
     (["--schedule", "step"], "give exactly one of step_size"),

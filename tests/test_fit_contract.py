@@ -37,7 +37,7 @@ def state_of(model):
         "optimizer": None if opt is None else (id(opt), opt.t, opt.epoch,
                                                {k: None if v is None else [a.copy() for a in v]
                                                 for k, v in opt.state.items()}),
-        "rng": None if model._shuffle_rng is None else model._shuffle_rng.bit_generator.state,
+        "rng": None if model.shuffle_rng is None else model.shuffle_rng.bit_generator.state,
     }
 
 

@@ -108,7 +108,7 @@ def test_specs_round_trip():
     (lambda: tune.Choice([]), ValueError, r"Choice\(options\): options is empty"),
     (lambda: tune.Choice("abc"), TypeError, r"options must be a list"),
     (lambda: tune.Choice([1, (2, 3)]), TypeError, r"option 1 is \(2, 3\)"),
-    (lambda: tune.LogUniform(1e-4, 1).grid(0), ValueError, r"grid\(n\): n must be >= 1"),
+    (lambda: tune.LogUniform(1e-4, 1).grid(0), ValueError, r"grid\(n\): n must be an integer >= 1"),
 ])
 def test_bad_spaces_are_clear_errors(make, error, message):
     with pytest.raises(error, match=message):

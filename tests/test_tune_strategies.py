@@ -1,5 +1,6 @@
 """Strategies in one process: reproducibility, outcomes of trials, budgets, checks."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -127,17 +128,17 @@ def test_coarse_to_fine_narrows_ints_and_choices():
     (lambda: tune.RandomSearch({}, bowl, n_trials=3), ValueError, r"RandomSearch: the search space is empty"),
     (lambda: tune.RandomSearch({"lr": (1e-4, 1)}, bowl, n_trials=3), TypeError,
      r"space\['lr'\] must be a tune distribution .* got \(0.0001, 1\)"),
-    (lambda: tune.RandomSearch(SPACE, bowl, n_trials=0), ValueError, r"n_trials \(the budget\) must be >= 1; got 0"),
-    (lambda: tune.RandomSearch(SPACE, bowl, n_trials=2.5), TypeError, r"n_trials \(the budget\) must be an integer"),
+    (lambda: tune.RandomSearch(SPACE, bowl, n_trials=0), ValueError, r"n_trials must be an integer >= 1 \(the budget\); got 0"),
+    (lambda: tune.RandomSearch(SPACE, bowl, n_trials=2.5), TypeError, r"n_trials must be an integer >= 1 \(the budget\)"),
     (lambda: tune.RandomSearch(SPACE, "bowl", n_trials=3), TypeError, r"objective must be callable"),
-    (lambda: tune.RandomSearch(SPACE, bowl, n_trials=3, n_jobs=0), ValueError, r"n_jobs \(or -1\) must be >= 1"),
-    (lambda: tune.RandomSearch(SPACE, bowl, n_trials=3, seed=-1), ValueError, r"seed must be None or an integer >= 0"),
+    (lambda: tune.RandomSearch(SPACE, bowl, n_trials=3, n_jobs=0), ValueError, r"n_jobs must be an integer >= 1 \(or -1"),
+    (lambda: tune.RandomSearch(SPACE, bowl, n_trials=3, seed=-1), ValueError, r"seed must be an integer >= 0 \(or None\)"),
     (lambda: tune.RandomSearch(SPACE, bowl, n_trials=3, mode="minimize"), ValueError, r"mode must be 'min' or 'max'"),
     (lambda: tune.RandomSearch(SPACE, bowl, n_trials=3, train=([1], [1])), ValueError,
      r"a builder objective needs both train=\(X, y\) and dev=\(X_dev, y_dev\)"),
     (lambda: tune.CoarseToFine(SPACE, bowl, n_trials_per_round=0, rounds=2), ValueError,
-     r"n_trials_per_round \(the budget of a round\) must be >= 1"),
-    (lambda: tune.CoarseToFine(SPACE, bowl, n_trials_per_round=5, rounds=0), ValueError, r"rounds must be >= 1"),
+     r"n_trials_per_round must be an integer >= 1 \(the budget of a round\)"),
+    (lambda: tune.CoarseToFine(SPACE, bowl, n_trials_per_round=5, rounds=0), ValueError, r"rounds must be an integer >= 1"),
     (lambda: tune.CoarseToFine(SPACE, bowl, n_trials_per_round=5, rounds=2, keep=6), ValueError,
      r"keep \(6\) cannot exceed n_trials_per_round \(5\)"),
     (lambda: tune.GridSearch({"hidden": []}, bowl), ValueError, r"GridSearch: space\['hidden'\] is an empty list"),
@@ -150,7 +151,35 @@ def test_bad_searches_are_clear_errors(make, error, message):
         make()
 
 
+STRATEGIES = {
+    "RandomSearch": lambda **kw: tune.RandomSearch(SPACE, bowl, n_trials=3, **kw),
+    "GridSearch": lambda **kw: tune.GridSearch({"x": [1, 2]}, bowl, **kw),
+    "CoarseToFine": lambda **kw: tune.CoarseToFine(SPACE, bowl, n_trials_per_round=3, rounds=2, **kw),
+}
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("timeout, error", [
+    (0, ValueError), (-5, ValueError), (math.inf, ValueError), (math.nan, ValueError),
+    (True, TypeError), ("60", TypeError), ([60], TypeError),
+])
+def test_timeout_per_trial_must_be_a_positive_number_of_seconds(strategy, timeout, error):
+    with pytest.raises(error, match=rf"{strategy}: timeout_per_trial must be a (finite|real) number > 0 "
+                                    rf"\(seconds, or None: no limit\); got {re.escape(repr(timeout))}"):
+        STRATEGIES[strategy](timeout_per_trial=timeout)
+    assert STRATEGIES[strategy](timeout_per_trial=2.5).timeout_per_trial == 2.5
+    assert STRATEGIES[strategy](timeout_per_trial=60).timeout_per_trial == 60.0
+    assert STRATEGIES[strategy]().timeout_per_trial is None
+
+
 def test_verbose_prints_one_line_per_trial(capsys):
     tune.RandomSearch(SPACE, bowl_with_failures, n_trials=3, seed=0, verbose=True).run()
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and lines[0].startswith("[1/3] t0 ok: dev_error=")
+
+
+def test_verbose_reports_a_trial_over_time_with_its_reason(capsys):
+    search = tune.GridSearch({"x": [0]}, bowl)
+    search._report(tune.Trial("t0", {"x": 0}, "timeout", seconds=2.0,
+                              error="stopped after timeout_per_trial = 2 s"), 1, 1)
+    assert capsys.readouterr().out.startswith("[1/1] t0 timeout: stopped after timeout_per_trial = 2 s")

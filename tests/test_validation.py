@@ -11,6 +11,8 @@ import warnings
 import numpy as np
 import pytest
 
+import fastnn._validation
+
 F64, F32 = np.float64, np.float32
 M, N_IN, N_OUT, K = 7, 13, 5, 3
 
@@ -463,3 +465,13 @@ def test_all_finite_when_a_finite_sum_overflows(dtype):
 def test_all_finite_of_integers_empty_scalars_and_views(x):
     from fastnn._validation import all_finite
     assert all_finite(x)
+
+
+def test_kernels_refuse_a_dtype_code_other_than_float32_and_float64():
+    # FNN_DISPATCH once ran any unknown code as float32
+    from fastnn import _dense
+    assert _dense._dispatch_status(0) == 0 and _dense._dispatch_status(1) == 0
+    for code in (2, 3, -1, 255):
+        assert _dense._dispatch_status(code) == 2          # FNN_EINVAL
+    with pytest.raises(ValueError, match="rejected its arguments"):
+        fastnn._validation.raise_for_status(2, "probe")

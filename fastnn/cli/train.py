@@ -5,7 +5,7 @@ Settings come from the defaults, then ``--config FILE.toml``, then flags
 """
 import os
 
-from fastnn.cli import config
+from fastnn.cli import build, config
 from fastnn.cli.datafiles import check_output, read_data
 from fastnn.cli.report import describe_optimizer, format_metrics, print_diagnosis
 
@@ -58,7 +58,7 @@ def add_data_flags(parser):
 def load_training_data(path, label_column, task):
     """(X, y, n_outputs) of a training file, labels ready for fit."""
     X, y = read_data(path, label_column=label_column)
-    y, n_outputs = config.prepare_targets(y, task, path)
+    y, n_outputs = build.prepare_targets(y, task, path)
     return X, y, n_outputs
 
 
@@ -84,10 +84,10 @@ def run(args):
 
     X, y, n_outputs = load_training_data(args.data, args.label_column, get("task"))
     train, dev = split_dev(X, y, settings)
-    model = config.build_model(settings, X.shape[1], n_outputs)
+    model = build.build_model(settings, X.shape[1], n_outputs)
     if get("normalize"):
         model.normalizer = fn.Normalizer().fit(train[0])
-    kwargs = config.fit_kwargs(settings, has_dev=dev is not None, verbose=0 if args.quiet else 2)
+    kwargs = build.fit_kwargs(settings, has_dev=dev is not None, verbose=0 if args.quiet else 2)
 
     classes = f", {n_outputs} classes" if get("task") == "classification" else ""
     print(f"data: {args.data}: {len(X)} examples, {X.shape[1]} features{classes}; "

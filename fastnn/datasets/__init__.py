@@ -1,7 +1,7 @@
 """Data sets: the embedded digits, the course's toy problems, MNIST loaders.
 
 - ``load_digits``: the 8x8 handwritten digits shipped inside the package
-  (1,797 images, UCI, CC BY 4.0; see fastnn/data/digits.LICENSE.txt).
+  (1,797 images, UCI, CC BY 4.0; see fastnn/datasets/data/digits.LICENSE.txt).
 - ``make_moons``, ``make_circles``, ``make_flower`` (the course's planar
   data set), ``make_blobs``: seeded 2-D (or n-D) toy problems.
 - ``load_mnist``, ``load_fashion_mnist``: the Keras-layout ``.npz`` archives
@@ -11,6 +11,7 @@
 Every loader returns rows as examples: X (m, n_features), y (m,).
 """
 import gzip
+import importlib.resources
 import hashlib
 import os
 import shutil
@@ -19,10 +20,14 @@ import urllib.request
 
 import numpy as np
 
+from fastnn import checks
+
 __all__ = ["load_digits", "make_moons", "make_circles", "make_flower", "make_blobs",
            "load_mnist", "load_fashion_mnist", "load_npz_dataset"]
 
-_DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+# the data files shipped in the package, read as resources (a zipped or
+# otherwise packaged install has no folder to join paths to)
+_DATA = importlib.resources.files(__name__) / "data"
 
 # sha256 of the archives in their common Keras layout
 MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
@@ -31,8 +36,8 @@ FASHION_MNIST_SHA256 = "5b6d2c4c694a91887af8ab7d039c04f80af3c29378d731c93a538d2e
 
 def load_digits(dtype=np.float32):
     """The 8x8 digits as ``(X, y)``: X (1797, 64) scaled to [0, 1], y (1797,) int64 in 0..9."""
-    path = os.path.join(_DATA_DIR, "digits.csv.gz")
-    with gzip.open(path, "rt") as f:
+    path = _DATA / "digits.csv.gz"
+    with path.open("rb") as raw, gzip.open(raw, "rt") as f:
         table = np.loadtxt(f, delimiter=",", dtype=np.float64)
     if table.ndim != 2 or table.shape[1] != 65:
         raise ValueError(f"load_digits: {path} must have 65 columns; got shape {table.shape}")
@@ -44,15 +49,11 @@ def load_digits(dtype=np.float32):
 # ---------------------------------------------------------------- toy problems
 
 def _check_m(m, func):
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 2:
-        raise ValueError(f"{func}: m must be an integer >= 2 (number of examples); got {m!r}")
-    return int(m)
+    return checks.check_int(m, "m", func, 2, what="number of examples")
 
 
 def _check_noise(noise, func):
-    if not (isinstance(noise, (int, float)) and np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"{func}: noise must be a finite number >= 0; got {noise!r}")
-    return float(noise)
+    return checks.check_number(noise, "noise", func, 0)
 
 
 def make_moons(m=200, noise=0.1, seed=None):
@@ -92,8 +93,7 @@ def make_flower(m=400, petals=4, seed=None):
     ``r = 4 sin(petals * t)``, alternating colours: X (m, 2), y (m,) in {0, 1}.
     No linear classifier separates it; a small hidden layer does."""
     m = _check_m(m, "make_flower")
-    if isinstance(petals, bool) or not isinstance(petals, int) or petals < 1:
-        raise ValueError(f"make_flower: petals must be an integer >= 1; got {petals!r}")
+    checks.check_int(petals, "petals", "make_flower", 1)
     rng = np.random.default_rng(seed)
     per_class = m // 2
     X = np.zeros((2 * per_class, 2))
@@ -113,10 +113,8 @@ def make_flower(m=400, petals=4, seed=None):
 def make_blobs(m=300, centers=3, n_features=2, spread=1.0, seed=None):
     """Gaussian blobs around ``centers`` random centres: X (m, n_features), y (m,)."""
     m = _check_m(m, "make_blobs")
-    if isinstance(centers, bool) or not isinstance(centers, int) or centers < 1:
-        raise ValueError(f"make_blobs: centers must be an integer >= 1; got {centers!r}")
-    if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
-        raise ValueError(f"make_blobs: n_features must be an integer >= 1; got {n_features!r}")
+    centers = checks.check_int(centers, "centers", "make_blobs", 1)
+    n_features = checks.check_int(n_features, "n_features", "make_blobs", 1)
     spread = _check_noise(spread, "make_blobs")
     rng = np.random.default_rng(seed)
     where = rng.uniform(-10, 10, (centers, n_features))

@@ -1,0 +1,120 @@
+"""The model, optimizer and fit arguments that checked settings describe
+(read by ``fastnn.cli.config``), for ``train`` and each trial of ``tune``."""
+import inspect
+
+import numpy as np
+
+from fastnn.cli.config import KEYS, OPTIMIZERS, SCHEDULES, check_settings, get
+from fastnn.cli.errors import CLIError
+
+__all__ = ["build_optimizer", "build_model", "fit_kwargs", "prepare_targets", "TrialBuilder"]
+
+
+def _belongs(settings, choice_key, registry, strict):
+    """The keys of ``settings`` that belong to the chosen optimizer/schedule.
+
+    strict (train): a key of another optimizer/schedule is an error.  Not
+    strict (tune): it is left out, since a search over optimizers sets
+    beta1 for the sgd trials too."""
+    chosen = get(settings, choice_key)
+    mine = {}
+    for name, value in settings.items():
+        key = KEYS[name]
+        if not key.of or key.of[0] not in registry:
+            continue           # a general key, or one of the other registry
+        if chosen in key.of:
+            mine[name] = value
+        elif strict:
+            takes = ["learning_rate"] + [k.name for k in KEYS.values() if chosen in k.of]
+            raise CLIError(f"{name} is a setting of {' and '.join(key.of)}, not of "
+                           f"{choice_key} {chosen!r} (which takes {', '.join(takes)})")
+    return mine
+
+
+def build_optimizer(settings, strict=True):
+    """The optimizer, its learning rate wrapped in the schedule."""
+    cls = OPTIMIZERS[get(settings, "optimizer")]
+    rate = settings.get("learning_rate")
+    if rate is None:
+        rate = inspect.signature(cls).parameters["learning_rate"].default
+    schedule_name = get(settings, "schedule")
+    schedule_args = _belongs(settings, "schedule", SCHEDULES, strict)
+    rate = SCHEDULES[schedule_name](rate, **schedule_args)
+    return cls(rate, **_belongs(settings, "optimizer", OPTIMIZERS, strict))
+
+
+def build_model(settings, n_features, n_outputs):
+    """The Sequential the settings describe, for n_features inputs."""
+    from fastnn.layers import BatchNorm, Dense, Dropout
+    from fastnn.model import Sequential
+
+    activation = get(settings, "activation")
+    init = get(settings, "init") or ("he" if activation in ("relu", "leaky_relu") else "xavier")
+    keep_prob = get(settings, "keep_prob")
+    layers = []
+    for units in get(settings, "layers"):
+        layers.append(Dense(units, activation, init=init))
+        if get(settings, "batchnorm"):
+            layers.append(BatchNorm())
+        if keep_prob != 1.0:
+            layers.append(Dropout(keep_prob))
+    output = "softmax" if get(settings, "task") == "classification" else "linear"
+    layers.append(Dense(n_outputs, output, init="xavier"))
+    return Sequential(layers, input_dim=n_features, dtype=get(settings, "dtype"),
+                      seed=get(settings, "seed"))
+
+
+def fit_kwargs(settings, has_dev, verbose, strict=True):
+    """The keyword arguments of ``model.fit`` (without the data)."""
+    from fastnn.callbacks import EarlyStopping
+
+    callbacks = []
+    patience = get(settings, "patience")
+    if patience is not None:
+        if not has_dev:
+            raise CLIError("patience (early stopping) watches the dev loss: it needs a dev set "
+                           "(dev_fraction > 0)")
+        callbacks.append(EarlyStopping("val_loss", patience=patience, restore_best=True))
+    return {"optimizer": build_optimizer(settings, strict), "epochs": get(settings, "epochs"),
+            "batch_size": get(settings, "batch_size"), "l2": get(settings, "l2"),
+            "callbacks": callbacks, "verbose": verbose}
+
+
+def prepare_targets(y, task, where):
+    """Labels in the form fit takes, and the width of the output layer."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise CLIError(f"{where}: the labels must be numbers; got dtype {y.dtype}")
+    if task == "regression":
+        return y, 1 if y.ndim == 1 else int(np.prod(y.shape[1:]))
+    if y.ndim == 2 and y.shape[1] > 1:
+        return y, y.shape[1]                   # one-hot rows
+    y = y.reshape(-1)
+    if not np.all(np.isfinite(y)) or np.any(y != np.floor(y)) or np.any(y < 0):
+        raise CLIError(f"{where}: classification labels must be whole numbers 0, 1, ..., k-1; "
+                       f"use --task regression for real-valued targets")
+    n_classes = int(y.max()) + 1
+    if n_classes < 2:
+        raise CLIError(f"{where}: the labels hold a single class ({int(y.max())}); "
+                       f"classification needs at least two")
+    return y.astype(np.int64), n_classes
+
+
+class TrialBuilder:
+    """The model of one tune trial: the fixed settings overridden by the
+    trial's params (a ``tune.Builder`` build function; picklable, so it
+    travels to worker processes).
+
+    normalizer : fitted once on the training data by the coordinator, and
+    attached to the trials whose settings ask for normalization."""
+
+    def __init__(self, fixed, n_features, n_outputs, normalizer=None):
+        self.fixed, self.n_features, self.n_outputs = fixed, n_features, n_outputs
+        self.normalizer = normalizer
+
+    def __call__(self, params):
+        settings = {**self.fixed, **check_settings(params, "")}
+        model = build_model(settings, self.n_features, self.n_outputs)
+        if get(settings, "normalize"):
+            model.normalizer = self.normalizer
+        return model, fit_kwargs(settings, has_dev=True, verbose=0, strict=False)
