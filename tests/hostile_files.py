@@ -7,12 +7,26 @@ test_serialization_untrusted.py and by hand to measure load_model:
 import io
 import json
 import os
+import struct
 import sys
 import zipfile
 
 import numpy as np
 
 HEADER = "__fastnn__"
+
+
+def central_directory(data):
+    """Offsets of the central directory records of a zip file's bytes."""
+    end = data.rindex(b"PK\x05\x06")
+    count, _, start = struct.unpack("<HII", data[end + 10:end + 20])
+    offsets = []
+    for _ in range(count):
+        assert data[start:start + 4] == b"PK\x01\x02"
+        offsets.append(start)
+        name_len, extra_len, comment_len = struct.unpack("<HHH", data[start + 28:start + 34])
+        start += 46 + name_len + extra_len + comment_len
+    return offsets
 
 
 def entries_of(path):

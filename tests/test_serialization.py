@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import fastnn as fn
+from hostile_files import central_directory
 
 
 def make(seed=0):
@@ -156,19 +157,6 @@ def test_npy_file_is_not_a_model(tmp_path):
     np.save(tmp_path / "x.npy", np.arange(6.0).reshape(2, 3))
     with pytest.raises(ValueError, match="not a fastnn model file .*npy"):
         fn.load_model(tmp_path / "x.npy")
-
-
-def central_directory(data):
-    """Offsets of the central directory records of a zip file's bytes."""
-    end = data.rindex(b"PK\x05\x06")
-    count, _, start = struct.unpack("<HII", data[end + 10:end + 20])
-    offsets = []
-    for _ in range(count):
-        assert data[start:start + 4] == b"PK\x01\x02"
-        offsets.append(start)
-        name_len, extra_len, comment_len = struct.unpack("<HHH", data[start + 28:start + 34])
-        start += 46 + name_len + extra_len + comment_len
-    return offsets
 
 
 # (field offset in a central directory record, struct format, new value from the old)

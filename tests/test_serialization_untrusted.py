@@ -117,7 +117,7 @@ def test_a_deflated_entry_declaring_more_than_deflate_can_hold_is_refused(model_
     bad = tmp_path / "ratio.fnn"
     hostile.write_entries(bad, entries, compress={"param/dense_1.W"})
     data = bytearray(bad.read_bytes())
-    for record in central_directory(bytes(data)):
+    for record in hostile.central_directory(bytes(data)):
         name_len = struct.unpack_from("<H", data, record + 28)[0]
         if data[record + 46:record + 46 + name_len] == b"param/dense_1.W.npy":
             compressed = struct.unpack_from("<I", data, record + 20)[0]
@@ -130,7 +130,7 @@ def test_entries_sharing_bytes_are_refused(model_file, tmp_path):
     # the "overlapping files" zip bomb: many central records, one stretch of data
     src, _ = model_file
     data = bytearray(src.read_bytes())
-    records = central_directory(bytes(data))
+    records = hostile.central_directory(bytes(data))
     offsets = [struct.unpack_from("<I", data, r + 42)[0] for r in records]
     sizes = [struct.unpack_from("<I", data, r + 20)[0] for r in records]
     big = sizes.index(max(sizes))
@@ -171,19 +171,6 @@ def test_a_model_file_lists_at_most_max_layers():
 
 
 # -- the fuzzer ---------------------------------------------------------------------
-
-def central_directory(data):
-    """Offsets of the central directory records of a zip file's bytes."""
-    end = data.rindex(b"PK\x05\x06")
-    count, _, start = struct.unpack("<HII", data[end + 10:end + 20])
-    offsets = []
-    for _ in range(count):
-        assert data[start:start + 4] == b"PK\x01\x02"
-        offsets.append(start)
-        name_len, extra_len, comment_len = struct.unpack("<HHH", data[start + 28:start + 34])
-        start += 46 + name_len + extra_len + comment_len
-    return offsets
-
 
 # fields of a central directory record that a hostile file would change:
 # (offset, struct format)
@@ -230,7 +217,7 @@ def mutate(data, mutation):
     if kind == "central":
         index, (field, fmt), value = args
         out = bytearray(data)
-        records = central_directory(data)
+        records = hostile.central_directory(data)
         at = records[index % len(records)] + field
         value &= (1 << (8 * struct.calcsize(fmt))) - 1
         struct.pack_into(fmt, out, at, value)
@@ -307,6 +294,15 @@ def test_fuzzed_model_files_load_exactly_or_raise_value_error(model_file, tmp_pa
 
 # -- interrupted saves -------------------------------------------------------------
 
+def python(code, folder):
+    """A fresh interpreter running ``code`` in ``folder`` with the fastnn under
+    test (an in-tree build or the installed one; never a source checkout in
+    the working folder, which has no compiled kernels)."""
+    home = os.path.dirname(os.path.dirname(os.path.abspath(fn.__file__)))
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            cwd=folder, env=dict(os.environ, PYTHONPATH=home))
+
+
 def leftovers(folder):
     return sorted(n for n in os.listdir(folder) if n.endswith(".tmp"))
 
@@ -336,7 +332,7 @@ def test_a_save_in_progress_in_another_process_is_left_alone(tmp_path):
         model.save({str(tmp_path / 'm.fnn')!r})
         print("saved", flush=True)
     """)
-    other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    other = python(code, tmp_path)
     assert other.stdout.readline().strip() == "writing"
     assert len(leftovers(tmp_path)) == 1
     fn.Sequential([fn.Dense(3)], input_dim=4, seed=1).save(tmp_path / "m.fnn")
@@ -360,7 +356,7 @@ def test_saves_killed_with_sigkill_leave_nothing_after_the_next_save(tmp_path):
     fn.Sequential([fn.Dense(2)], input_dim=3, seed=0).save(tmp_path / "m.fnn")
     killed_with_leftover = 0
     for attempt in range(8):
-        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        proc = python(code, tmp_path)
         assert proc.stdout.readline().strip() == "ready"
         deadline = time.monotonic() + 10
         while not leftovers(tmp_path) and time.monotonic() < deadline:
