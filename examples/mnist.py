@@ -1,5 +1,6 @@
 """MNIST with a fully-connected network: the README's recipe.
 
+    python examples/mnist.py                  # downloads MNIST once (~11 MB, verified)
     python examples/mnist.py path/to/mnist.npz
 
 784 inputs scaled to [0, 1] -> Dense(512) -> BatchNorm -> ReLU -> Dropout
@@ -11,6 +12,7 @@ test images are scored once.  The options change the recipe, e.g.
 (scored every epoch) to compare variants without looking at the test set.
 """
 import argparse
+import sys
 import time
 
 import fastnn as fn
@@ -31,7 +33,9 @@ def build(hidden, batchnorm, keep_prob, seed):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("path", help="mnist.npz in the Keras layout (x_train, y_train, x_test, y_test)")
+    p.add_argument("path", nargs="?", default=None,
+                   help="mnist.npz in the Keras layout (x_train, y_train, x_test, y_test); "
+                        "default: fastnn.datasets.load_mnist()'s cached download")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--hidden", type=int, nargs="+", default=[512, 256])
     p.add_argument("--no-batchnorm", dest="batchnorm", action="store_false")
@@ -45,7 +49,10 @@ def main(argv=None):
                    help="hold out the last DEV training images as a dev set (0: train on all)")
     args = p.parse_args(argv)
 
-    (X_train, y_train), (X_test, y_test) = load_mnist(args.path)    # pixels / 255
+    try:
+        (X_train, y_train), (X_test, y_test) = load_mnist(args.path)    # pixels / 255
+    except (OSError, ValueError) as exc:      # no such file, no network, not MNIST
+        sys.exit(f"mnist.py: {exc}")
     validation = None
     if args.dev:
         X_train, y_train, validation = (X_train[:-args.dev], y_train[:-args.dev],

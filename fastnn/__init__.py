@@ -32,14 +32,15 @@ __all__ = [
     "ParameterBuffer",
     # the practical toolkit
     "gradient_check", "Normalizer", "diagnose", "data", "augment",
-    # hyperparameter search (imported on first use)
-    "tune",
+    # hyperparameter search and data sets (imported on first use)
+    "tune", "datasets",
 ]
 
 
 def __getattr__(name):
-    # fastnn.tune on first use: `import fastnn` stays as fast as the kernels.
-    if name == "tune":
+    # fastnn.tune and fastnn.datasets on first use: `import fastnn` stays as
+    # fast as the kernels.
+    if name in ("tune", "datasets"):
         import importlib
-        return importlib.import_module("fastnn.tune")
+        return importlib.import_module(f"fastnn.{name}")
     raise AttributeError(f"module 'fastnn' has no attribute {name!r}")

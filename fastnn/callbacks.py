@@ -32,9 +32,13 @@ __all__ = ["Callback", "CallbackList", "History", "ProgressDisplay", "EarlyStopp
 
 class Callback:
     model = None
+    params = {}      # of the fit: "verbose", "epochs", "steps" (mini-batches an epoch)
 
     def set_model(self, model):
         self.model = model
+
+    def set_params(self, params):
+        self.params = params
 
     def check_fit(self, logged, func):
         """Raise now, before ``fit`` changes anything, if this callback could
@@ -105,14 +109,18 @@ class _Monitor(Callback):
 
 class EarlyStopping(_Monitor):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience``
-    epochs; with ``restore_best`` the weights of the best epoch are put back."""
+    epochs; with ``restore_best`` the weights of the best epoch are put back.
+    ``verbose``: say which epoch was restored (None: when fit is verbose)."""
 
     def __init__(self, monitor="val_loss", patience=3, min_delta=0.0, mode="auto",
-                 restore_best=True):
+                 restore_best=True, verbose=None):
         super().__init__(monitor, mode, min_delta)
         patience = checks.check_int(patience, "patience", "EarlyStopping", 0)
         self.patience = patience
         self.restore_best = restore_best
+        # None: say what happened when fit is verbose; 0 never; 1 always
+        self.verbose = None if verbose is None else checks.check_choice(verbose, "verbose",
+                                                                          "EarlyStopping", (0, 1))
         self.wait = 0
         self.best_epoch = None
         self.stopped_epoch = None
@@ -136,8 +144,9 @@ class EarlyStopping(_Monitor):
             history = getattr(self.model, "history", None)
             if history is not None:
                 history.stop_reason = (
-                    f"early stopping at epoch {epoch}: {self.monitor} did not improve for "
-                    f"{self.patience + 1} epochs (best {self.best:.6g} at epoch {self.best_epoch})")
+                    f"early stopping at epoch {epoch + 1}: {self.monitor} did not improve for "
+                    f"{self.patience + 1} epochs (best {self.best:.6g} at epoch "
+                    f"{self.best_epoch + 1})")
 
     def on_train_end(self, logs):
         # also when the epochs ran out before the patience did: "restore the
@@ -149,6 +158,12 @@ class EarlyStopping(_Monitor):
             return
         if self.restore_best and self._best_state is not None:
             self.model.restore(self._best_state)
+            if self.verbose if self.verbose is not None else self.params.get("verbose"):
+                # epochs counted from 1, as the progress display counts them
+                stopped = (f"stopped at epoch {self.stopped_epoch + 1}" if self.stopped_epoch
+                           is not None else "the epochs ran out")
+                print(f"EarlyStopping: {stopped}; restored the weights of epoch "
+                      f"{self.best_epoch + 1}, the best ({self.monitor} {self.best:.6g})")
 
 
 class LearningRateScheduler(Callback):
@@ -280,6 +295,10 @@ class CallbackList:
     def set_model(self, model):
         for cb in self.callbacks:
             cb.set_model(model)
+
+    def set_params(self, params):
+        for cb in self.callbacks:
+            cb.set_params(params)
 
     def on_train_begin(self, logs):
         for cb in self.callbacks:

@@ -9,6 +9,7 @@ train and a dev set are made: a dev set without a test set is fine when no
 unbiased final estimate is needed.
 """
 import numbers
+import warnings
 
 import numpy as np
 
@@ -16,6 +17,27 @@ from fastnn import checks
 from fastnn._validation import all_finite
 
 __all__ = ["train_dev_test_split", "minibatches", "one_hot", "from_one_hot", "check_X"]
+
+
+def _converted(X, dtype, func):
+    """X in ``dtype``, finite.  The conversion a model makes of its inputs
+    (lists, integers, float64 into a float32 model) is said when it cannot
+    be exact: integers too large for the dtype's mantissa get a warning,
+    values beyond its range an error (never a silent Inf)."""
+    dtype = np.dtype(dtype)
+    exact = 2 ** (np.finfo(dtype).nmant + 1)
+    if X.dtype.kind in "iu" and X.dtype.itemsize > 2 and X.size and np.abs(X).max() > exact:
+        warnings.warn(f"{func}: X holds integers above 2**{np.finfo(dtype).nmant + 1}, which "
+                      f"{dtype.name} cannot hold exactly: they are rounded", UserWarning,
+                      stacklevel=4)
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(X, dtype=dtype)
+    if not all_finite(out):
+        if X.dtype.kind == "f" and all_finite(X):
+            raise ValueError(f"{func}: X holds values beyond the range of the model's "
+                             f"{dtype.name} (largest magnitude {np.abs(X).max():g})")
+        raise ValueError(f"{func}: X contains NaN or Inf")
+    return out
 
 
 def check_X(X, func, n_features=None, dtype=np.float32, normalizer=None):
@@ -35,11 +57,11 @@ def check_X(X, func, n_features=None, dtype=np.float32, normalizer=None):
     if X.shape[0] == 0:
         raise ValueError(f"{func}: X is empty (shape {X.shape})")
     if n_features is not None and X.shape[1] != n_features:
+        hint = (" (did you pass (n_features, m), the course's layout? use X.T: one example "
+                "per row)" if X.shape[0] == n_features else "")
         raise ValueError(f"{func}: X must have {n_features} features (columns); "
-                         f"got {X.shape[1]}")
-    X = np.ascontiguousarray(X, dtype=dtype)
-    if not all_finite(X):
-        raise ValueError(f"{func}: X contains NaN or Inf")
+                         f"got {X.shape[1]}{hint}")
+    X = _converted(X, dtype, func)
     if normalizer is not None:
         X = np.ascontiguousarray(normalizer.transform(X), dtype=dtype)
     return X

@@ -52,13 +52,29 @@ class Diagnosis:
         if not advice:
             advice = ["the model fits well: check the test set, or lower the error further "
                       "with the larger of the two gaps"]
+        if self.variance < 0:
+            # not a negative variance: a sign to read, not a number to act on
+            advice.append(f"the dev error is {-self.variance:.2%} below the training error: "
+                          f"normal when dropout, augmentation or L2 make the training error "
+                          f"(measured while training) harder than the dev error; otherwise the "
+                          f"dev set may be too small to be precise, or easier than (drawn from "
+                          f"another distribution than) the training set")
         self.advice = advice
         self.focus = ("bias" if self.avoidable_bias >= self.variance else "variance")
 
+    def gaps(self):
+        """"avoidable bias 3.10%, variance 1.20%"; a gap below zero is said as
+        none, with by how much the error is below (never a negative variance)."""
+        bias = (f"avoidable bias {self.avoidable_bias:.2%}" if self.avoidable_bias >= 0 else
+                f"no avoidable bias (train error {-self.avoidable_bias:.2%} below the Bayes "
+                f"estimate)")
+        variance = (f"variance {self.variance:.2%}" if self.variance >= 0 else
+                    f"no variance (dev error {-self.variance:.2%} below the train error)")
+        return f"{bias}, {variance}"
+
     def __repr__(self):
         return (f"Diagnosis({self.verdict!r}: train error {self.train_error:.2%}, dev error "
-                f"{self.dev_error:.2%}, Bayes error {self.bayes_error:.2%}; avoidable bias "
-                f"{self.avoidable_bias:.2%}, variance {self.variance:.2%})")
+                f"{self.dev_error:.2%}, Bayes error {self.bayes_error:.2%}; {self.gaps()})")
 
     def __str__(self):
         lines = [repr(self), "next steps:"] + [f"  - {a}" for a in self.advice]

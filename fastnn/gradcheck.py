@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from fastnn import checks, losses, training
+from fastnn import checks, labels, losses, training
 from fastnn.layers import Dropout, layer_from_config
 
 __all__ = ["gradient_check", "GradientCheckResult", "verdict_for"]
@@ -47,25 +47,68 @@ def _relative(approx, exact):
 
 
 class GradientCheckResult:
-    """``difference`` overall, ``per_parameter`` {"dense_1.W": difference, ...},
-    ``passed`` (difference < threshold), ``verdict`` text, ``notes`` about what
-    the check changed (dropout off), ``n_checked`` coordinates."""
+    """``difference`` overall; ``per_parameter`` {"dense_1.W": difference, ...}
+    for every parameter array (W and b of each Dense, gamma and beta of each
+    BatchNorm), each judged on its own: ``failed_parameters`` lists those at
+    or above the threshold; ``coordinates`` {"dense_1.W": (checked, size)};
+    ``passed`` (the overall difference and every parameter's below the
+    threshold: a wrong db hides in the overall difference, W being far
+    larger); ``verdict`` text; ``notes`` about what the check changed
+    (dropout off); ``n_checked`` of ``n_total`` coordinates."""
 
-    def __init__(self, difference, per_parameter, threshold, n_checked, n_total, notes):
+    def __init__(self, difference, per_parameter, threshold, n_checked, n_total, notes,
+                 coordinates=None):
         self.difference = difference
         self.per_parameter = per_parameter
         self.threshold = threshold
-        self.passed = bool(difference < threshold)
+        self.failed_parameters = [name for name, d in per_parameter.items()
+                                  if not d < threshold]
+        self.passed = bool(difference < threshold) and not self.failed_parameters
         self.verdict = verdict_for(difference)
+        if difference < threshold and self.failed_parameters:
+            self.verdict = (f"{', '.join(self.failed_parameters)} above the threshold "
+                            f"{threshold:g} although the overall difference is below it: "
+                            f"look at the backward pass of {self.failed_parameters[0]}")
         self.n_checked = n_checked
         self.n_total = n_total
         self.notes = notes
+        self.coordinates = coordinates or {}
+
+    def parameter_passed(self, name):
+        """Whether parameter ``name``'s own difference is below the threshold."""
+        return name not in self.failed_parameters
 
     def __repr__(self):
         worst = max(self.per_parameter.items(), key=lambda kv: kv[1], default=("-", 0.0))
         return (f"GradientCheckResult(difference={self.difference:.3g}, passed={self.passed}, "
                 f"checked {self.n_checked}/{self.n_total} coordinates, worst {worst[0]} "
                 f"{worst[1]:.3g}: {self.verdict})")
+
+
+def _sample(layout, n, max_coordinates, seed):
+    """The coordinates to check: all, or ``max_coordinates`` of them drawn so
+    that every parameter array has some (a bias of 10 among 100,000 weights
+    would otherwise be missed): each array first gets up to
+    max_coordinates / (2 * arrays) of its own (at least one), the rest are
+    drawn from all the others.  With more arrays than max_coordinates, every
+    array still gets one."""
+    if max_coordinates is None or max_coordinates >= n:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    share = max(1, max_coordinates // (2 * len(layout)))
+    chosen = []
+    for _, offset, shape in layout:
+        size = int(np.prod(shape))
+        chosen.append(offset + rng.choice(size, size=min(size, share), replace=False))
+    chosen = np.concatenate(chosen)
+    rest = max_coordinates - chosen.size
+    if rest > 0:
+        free = np.ones(n, dtype=bool)
+        free[chosen] = False
+        pool = np.flatnonzero(free)
+        chosen = np.concatenate([chosen, rng.choice(pool, size=min(rest, pool.size),
+                                                    replace=False)])
+    return np.sort(chosen)
 
 
 def _float64_copy(model):
@@ -96,8 +139,9 @@ def gradient_check(model, X, y, loss=None, l2=0.0, l1=0.0, epsilon=1e-7, thresho
     loss, l2, l1 : as in ``fit`` (loss None: from the output activation).
     epsilon : the step of the finite differences.
     threshold : ``passed`` means difference < threshold.
-    max_coordinates : check at most this many coordinates, sampled at random
-        (seeded by ``seed``) and spread over every parameter array; None checks all.
+    max_coordinates : check this many coordinates, sampled at random (seeded
+        by ``seed``) with some of every parameter array (at least one each);
+        None checks all.
     """
     func = "gradient_check"
     if getattr(model, "params", None) is None:
@@ -115,6 +159,7 @@ def gradient_check(model, X, y, loss=None, l2=0.0, l1=0.0, epsilon=1e-7, thresho
     net, dropped = _float64_copy(model)
     Xc = net.check_inputs(X, func)
     loss_obj = losses.get(loss if loss is not None else model.loss, net.output_layer.activation)
+    y, _ = labels.encode(y, Xc.shape[0], model.classes_, loss_obj.name, net.output_dim, func)
     targets = loss_obj.targets(y, Xc.shape[0], net.output_dim, net.dtype, func)
     if any(layer.kind == "batchnorm" for layer in net.layers) and Xc.shape[0] < 2:
         raise ValueError(f"{func}: a model with BatchNorm needs at least 2 rows of X")
@@ -129,10 +174,7 @@ def gradient_check(model, X, y, loss=None, l2=0.0, l1=0.0, epsilon=1e-7, thresho
     exact = np.array(net.params.flat_grad(), copy=True)
 
     n = theta.size
-    if max_coordinates is None or max_coordinates >= n:
-        coords = np.arange(n)
-    else:
-        coords = np.sort(np.random.default_rng(seed).choice(n, size=max_coordinates, replace=False))
+    coords = _sample(net.params.layout, n, max_coordinates, seed)
     approx = np.empty(coords.size)
     for j, i in enumerate(coords):
         original = theta[i]
@@ -143,16 +185,16 @@ def gradient_check(model, X, y, loss=None, l2=0.0, l1=0.0, epsilon=1e-7, thresho
         theta[i] = original
         approx[j] = (plus - minus) / (2.0 * epsilon)
 
-    per_parameter = {}
+    per_parameter, coordinates = {}, {}
     for name, offset, shape in net.params.layout:
         size = int(np.prod(shape))
         mask = (coords >= offset) & (coords < offset + size)
-        if mask.any():
-            per_parameter[name] = _relative(approx[mask], exact[coords[mask]])
+        per_parameter[name] = _relative(approx[mask], exact[coords[mask]])
+        coordinates[name] = (int(mask.sum()), size)
     notes = []
     if dropped:
         notes.append(f"dropout turned off for the check in {', '.join(dropped)}")
     if model.dtype != np.float64:
         notes.append(f"checked on a float64 copy of the {model.dtype.name} model")
     return GradientCheckResult(_relative(approx, exact[coords]), per_parameter, threshold,
-                               int(coords.size), int(n), notes)
+                               int(coords.size), int(n), notes, coordinates)

@@ -12,6 +12,7 @@ normalizes that layer's Z *before* its activation (Z -> BN -> g), so the
 Dense drops its bias (BatchNorm's beta replaces it) and hands its activation
 to the BatchNorm.
 """
+import inspect
 import math
 
 import numpy as np
@@ -329,10 +330,16 @@ def layer_from_config(config):
     config = dict(config)
     kind = config.pop("kind", None)
     if kind not in _KINDS:
-        raise ValueError(f"unknown layer kind {kind!r}; expected one of {sorted(_KINDS)}")
+        raise ValueError(f"unknown layer kind {kind!r}; this fastnn has {sorted(_KINDS)} (a "
+                         f"model from a newer fastnn? upgrade fastnn)")
     if kind == "dense" and config.get("init") is None:
         config.pop("init", None)
-    return _KINDS[kind](**config)
+    cls = _KINDS[kind]
+    unknown = sorted(set(config) - set(inspect.signature(cls).parameters))
+    if unknown:
+        raise ValueError(f"the {kind} layer {config.get('name')!r} has options this fastnn does "
+                         f"not know: {unknown} (a model from a newer fastnn? upgrade fastnn)")
+    return cls(**config)
 
 
 def model_layer_names(layers, func, max_layers):

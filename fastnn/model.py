@@ -19,7 +19,7 @@ thread count give the same weights.
 
 import numpy as np
 
-from fastnn import checks, data, losses, serialization, training
+from fastnn import checks, data, labels, losses, serialization, training
 from fastnn.callbacks import History
 from fastnn.layers import BatchNorm, Dense, Dropout, layer_from_config, model_layer_names
 from fastnn.parameters import ParameterBuffer
@@ -71,6 +71,7 @@ class Sequential:
         self.step = 0                # optimizer steps taken so far
         self.shuffle_rng = self.augment_rng = None
         self.history = None          # the History of the last fit (callbacks set stop_reason)
+        self.classes_ = None         # the text labels predict answers in (fastnn.labels)
         self._calls = 0              # training-mode __call__s: fresh dropout masks each
         if input_dim is not None:
             try:
@@ -173,7 +174,8 @@ class Sequential:
         loss : "categorical_crossentropy" (softmax output; y integer labels
             or one-hot), "binary_crossentropy" (sigmoid output; y in {0, 1}),
             "mse" (linear output); None picks it from the output activation.
-        optimizer : a fastnn optimizer; None keeps the model's current one
+        optimizer : a fastnn optimizer or its name ("sgd", "momentum", "rmsprop",
+            "adam": default settings); None keeps the model's current one
             (Adam(1e-3) on the first fit).  Its state carries over between
             fit calls, so fit(epochs=1) twice equals fit(epochs=2).
         epochs : number of epochs to run now (counting on from ``model.epoch``).
@@ -249,16 +251,19 @@ class Sequential:
 
     def predict(self, X):
         """Class labels (softmax: argmax; sigmoid: output > 0.5, shape (m,) for
-        one output unit) or, for a linear output, the predicted values."""
+        one output unit) or, for a linear output, the predicted values.  A
+        model trained on text labels answers in them (``classes_``)."""
         self._require_built("predict")
         X = self.check_inputs(X, "predict")
         act = self.output_layer.activation
         if act == "softmax":
-            return self._forward_eval(X, logits=True).argmax(axis=1)
-        if act == "sigmoid":
-            labels = (self._forward_eval(X, logits=True) > 0).astype(np.int64)
-            return labels[:, 0] if labels.shape[1] == 1 else labels
-        return self._forward_eval(X, logits=False)
+            index = self._forward_eval(X, logits=True).argmax(axis=1)
+        elif act == "sigmoid":
+            index = (self._forward_eval(X, logits=True) > 0).astype(np.int64)
+            index = index[:, 0] if index.shape[1] == 1 else index
+        else:
+            return self._forward_eval(X, logits=False)
+        return index if self.classes_ is None or index.ndim != 1 else self.classes_[index]
 
     def test_step(self, X, targets, loss_obj):
         """{"loss", "accuracy"} of checked X and targets, in inference mode."""
@@ -273,9 +278,12 @@ class Sequential:
         """{"loss": mean data loss, "accuracy": fraction correct (classification)}
         in inference mode.  The loss is the one of the last fit by default."""
         self._require_built("evaluate")
-        X = self.check_inputs(X, "evaluate")
+        X_arr = np.asarray(X)
+        X = self.check_inputs(X_arr, "evaluate")
         loss_obj = losses.get(loss if loss is not None else self.loss,
                               self.output_layer.activation, "evaluate")
+        y, _ = labels.encode(y, X.shape[0], self.classes_, loss_obj.name, self.output_dim,
+                             "evaluate", n_features=X_arr.shape[-1] if X_arr.ndim == 2 else None)
         targets = loss_obj.targets(y, X.shape[0], self.output_dim, self.dtype, "evaluate")
         return self.test_step(X, targets, loss_obj)
 
@@ -387,7 +395,9 @@ class Sequential:
         for layer in self.layers:
             n = sum(int(np.prod(s)) for _, s in layer.param_shapes()) if self.params else 0
             total += n
-            act = getattr(layer, "activation", "")
+            # what the layer applies: a Dense before a BatchNorm hands its activation over
+            act = getattr(layer, "eval_activation", "") if self.params else getattr(
+                layer, "activation", "")
             lines.append(f"{layer.name + (' ' + act if act else ''):<16}"
                          f"{layer.output_dim if layer.output_dim else '?':>8}{n:>10}")
         lines.append(f"{'total':<16}{'':>8}{total:>10}")

@@ -41,13 +41,29 @@ Adam(..., weight_decay=wd)        AdamW(..., weight_decay=wd): decoupled decay
                                   is L2 added to g instead.)
 ================================  =============================================
 """
+import functools
+
 import numpy as np
 
 from fastnn import checks, ops, schedules
 from fastnn.parameters import ParameterBuffer
 
-__all__ = ["Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "from_config",
-           "from_state_dict"]
+__all__ = ["Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "get", "from_config",
+           "from_state_dict", "BY_NAME"]
+
+
+def _accepts_lr(init):
+    """``init`` that also takes ``lr=``, PyTorch's (and old Keras') name of
+    ``learning_rate``."""
+    @functools.wraps(init)
+    def init_with_lr(self, *args, lr=None, **kwargs):
+        if lr is not None:
+            if args or "learning_rate" in kwargs:
+                raise TypeError(f"{type(self).__name__}: give learning_rate or lr (the same "
+                                f"thing), not both")
+            kwargs["learning_rate"] = lr
+        init(self, *args, **kwargs)
+    return init_with_lr
 
 
 def _same_memory(a, b):
@@ -63,6 +79,11 @@ class Optimizer:
 
     hyperparameters = ()   # constructor arguments besides learning_rate
     state_names = ()       # per-parameter state arrays, zeros before step 1
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _accepts_lr(cls.__init__)
 
     def __init__(self, learning_rate):
         self.set_learning_rate(learning_rate)
@@ -358,6 +379,17 @@ class Adam(Optimizer):
 
 _OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Momentum, RMSprop, Adam)}
 BY_NAME = {cls.__name__.lower(): cls for cls in _OPTIMIZERS.values()}   # "sgd", ..., "adam"
+
+
+def get(optimizer, func="optimizer"):
+    """An optimizer: itself, or a new one with default settings from its name
+    ("sgd", "momentum", "rmsprop", "adam"), as Keras takes them."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, str) and optimizer.lower() in BY_NAME:
+        return BY_NAME[optimizer.lower()]()
+    raise TypeError(f"{func}: optimizer must be a fastnn optimizer (SGD, Momentum, RMSprop, "
+                    f"Adam) or one of the names {sorted(BY_NAME)}; got {optimizer!r}")
 
 
 def _build(cls, config):

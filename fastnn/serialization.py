@@ -200,6 +200,7 @@ def save_model(model, path):
         "format": FORMAT, "version": VERSION, "model": model.get_config(),
         **model.training_counters(), "loss": model.loss,
         "optimizer": optimizer, "normalizer": normalizer,
+        "classes": None if model.classes_ is None else [str(c) for c in model.classes_],
     }
     arrays[_HEADER] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     atomic_write(path, lambda f: np.savez(f, **arrays))
@@ -263,8 +264,17 @@ class _Archive:
                              f"archive of plain arrays)")
         try:
             self.zip = zipfile.ZipFile(path)
+        except zipfile.BadZipFile:
+            # it starts as a zip archive, and its end (the entry table) is missing
+            raise ModelFileError(f"load_model: {path} is truncated: the file ends before its "
+                                 f"table of entries ({size} bytes).  Was it copied or "
+                                 f"downloaded completely?  Copy it again") from None
+        except _ZIP_ERRORS as exc:
+            raise _unreadable(path, exc) from None
+        try:
             self.entries = self._check_table(self.zip.infolist(), size)
         except _ZIP_ERRORS as exc:
+            self.zip.close()
             raise _unreadable(path, exc) from None
         except _Unreadable as exc:
             self.zip.close()
@@ -377,9 +387,15 @@ class _Archive:
             raise ModelFileError(f"load_model: {self.path} has a corrupt header ({reason})") from None
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise ModelFileError(f"load_model: {self.path} is not a fastnn model file")
-        if header.get("version") != VERSION:
-            raise ModelFileError(f"load_model: {self.path} is format version "
-                             f"{header.get('version')!r}; this fastnn reads version {VERSION}")
+        version = header.get("version")
+        if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
+            from fastnn import __version__
+            raise ModelFileError(f"load_model: {self.path} was written by a newer fastnn (model "
+                                 f"file format {version}; this fastnn {__version__} reads format "
+                                 f"{VERSION}): upgrade fastnn (pip install -U fastnn) to load it")
+        if version != VERSION:
+            raise ModelFileError(f"load_model: {self.path} has an unknown model file format "
+                                 f"{version!r} (this fastnn reads format {VERSION})")
         unknown = sorted(set(header) - _HEADER_FIELDS)
         if unknown:
             raise ModelFileError(f"load_model: {self.path} is damaged or incomplete: the header has "
@@ -388,7 +404,7 @@ class _Archive:
 
 
 _HEADER_FIELDS = {"format", "version", "model", "epoch", "step", "shuffle_rng", "augment_rng",
-                  "loss", "optimizer", "normalizer"}
+                  "loss", "optimizer", "normalizer", "classes"}
 
 
 def _unreadable(path, exc):
@@ -461,6 +477,18 @@ def _plan(header, model_cls, layer_from_config):
     return model, expected
 
 
+def _classes(classes, n_out):
+    """The header's text labels (files from before they were saved have none)."""
+    if classes is None:
+        return None
+    if (not isinstance(classes, list) or not all(isinstance(c, str) for c in classes)
+            or len(set(classes)) != len(classes) or not 0 < len(classes) <= max(2, n_out)
+            or classes != sorted(classes)):
+        raise ValueError(f"the header's classes must be up to {max(2, n_out)} distinct sorted "
+                         f"labels; got {classes!r:.200}")
+    return np.array(classes, dtype=str)
+
+
 def _check_entries(archive, expected):
     """Every entry the header implies is there, declares exactly its shape and
     dtype, and there is no other."""
@@ -528,6 +556,7 @@ def load_model(path, model_cls, layer_from_config):
             if header["loss"] is not None:
                 losses.get(header["loss"], model.output_layer.activation, "the header's loss")
             model.loss = header["loss"]
+            model.classes_ = _classes(header.get("classes"), model.output_dim)
             model.set_training_counters(header)
         except ModelFileError:
             raise

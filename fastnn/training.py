@@ -23,9 +23,10 @@ import warnings
 import numpy as np
 
 from fastnn import callbacks as callbacks_mod
-from fastnn import checks, losses, ops
+from fastnn import checks, labels, losses, ops
 from fastnn.layers import BatchNorm, Dense
-from fastnn.optim import Adam, Optimizer
+from fastnn import optim
+from fastnn.optim import Adam
 from fastnn._validation import all_finite
 
 __all__ = ["Fit", "train_step", "forward_backward"]
@@ -48,10 +49,8 @@ class Fit:
         self.l1 = checks.check_number(l1, "l1", func, 0)
         if verbose not in (0, 1, 2):
             raise ValueError(f"{func}: verbose must be 0, 1 or 2; got {verbose!r}")
-        if optimizer is not None and not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{func}: optimizer must be a fastnn optimizer (SGD, Momentum, "
-                            f"RMSprop, Adam); got {type(optimizer).__name__}")
-        self.optimizer = optimizer
+        # a name ("adam") is a new optimizer with its defaults, as in Keras
+        self.optimizer = None if optimizer is None else optim.get(optimizer, func)
         if isinstance(callbacks, callbacks_mod.Callback):
             callbacks = [callbacks]
         callbacks = list(callbacks or [])
@@ -63,7 +62,12 @@ class Fit:
         self.loss = losses.get(loss, model.output_layer.activation, func)
         self.X = model.check_inputs(X_arr, func)    # before the first fit builds: any width
         self.input_dim = model.input_dim if model.params is not None else self.X.shape[1]
+        if model.normalizer is None:
+            _warn_if_unnormalized(self.X, func)
         self.augment = self._check_augment(augment, image_shape, X_arr, func)
+        y, self.classes = labels.encode(y, self.X.shape[0], model.classes_, self.loss.name,
+                                        model.output_dim, func,
+                                        X_arr.shape[-1] if X_arr.ndim == 2 else None)
         self.targets = self.loss.targets(y, self.X.shape[0], model.output_dim, model.dtype, func)
         self.val = self._check_validation(validation_data, func)
         self.bounds = self._batches(self.X.shape[0], batch_size)
@@ -78,6 +82,7 @@ class Fit:
         self.shuffle = shuffle
         self.record_batch_loss = record_batch_loss
         self.record_grad_norms = record_grad_norms
+        self.verbose = verbose
         self.history = callbacks_mod.History()
         self.callbacks = callbacks_mod.CallbackList(
             callbacks, history=self.history,
@@ -112,7 +117,9 @@ class Fit:
         if X_dev.shape[1] != self.input_dim:
             raise ValueError(f"{vfunc}: X must have {self.input_dim} features (columns), as the "
                              f"training X; got {X_dev.shape[1]}")
-        return X_dev, self.loss.targets(validation_data[1], X_dev.shape[0], self.model.output_dim,
+        y_dev, _ = labels.encode(validation_data[1], X_dev.shape[0], self.classes, self.loss.name,
+                                 self.model.output_dim, vfunc)
+        return X_dev, self.loss.targets(y_dev, X_dev.shape[0], self.model.output_dim,
                                         self.model.dtype, vfunc)
 
     def _batches(self, m, batch_size):
@@ -156,8 +163,11 @@ class Fit:
         elif model.optimizer is None:
             model.optimizer = Adam(learning_rate=1e-3)
         model.loss = self.loss.name
+        model.classes_ = self.classes
         model.history = self.history
         self.callbacks.set_model(model)
+        self.callbacks.set_params({"verbose": self.verbose, "epochs": self.epochs,
+                                   "steps": len(self.bounds)})
         model.stop_training = False
         model.train()
         # on_train_end's logs say how the run ended: "diverged" (rolled back
@@ -247,8 +257,9 @@ class Fit:
         self.model.restore(snapshot)
         self.model.stop_training = True
         self.history.stop_reason = (
-            f"training diverged: {what} at epoch {epoch}, batch {batch}; stopped and restored "
-            f"the model (weights, optimizer state, counters) to the start of epoch {epoch}.  "
+            f"training diverged: {what} at epoch {epoch + 1}, batch {batch + 1}; stopped and "
+            f"restored the model (weights, optimizer state, counters) to the start of epoch "
+            f"{epoch + 1}.  "
             f"Try a smaller learning rate.")
         warnings.warn(self.history.stop_reason, RuntimeWarning, stacklevel=5)
 
@@ -281,6 +292,24 @@ class Fit:
             buf = self._workspaces[("augment", k)] = np.empty_like(Xb)
         buf[...] = np.reshape(images, (k, -1))     # never into Xb: it may be a view of X
         return buf
+
+
+def _warn_if_unnormalized(X, func):
+    """Warn when X's features are far from the scale gradient descent likes:
+    values in the hundreds, or scales orders of magnitude apart (the course's
+    first advice is to normalize the inputs).  Judged on a sample of rows."""
+    sample = X[::max(1, X.shape[0] // 2048)]
+    scales = np.sqrt(np.mean(np.square(sample, dtype=np.float64), axis=0))   # RMS per feature
+    big = int(np.argmax(scales))
+    nonzero = scales[scales > 0]
+    typical = float(np.median(nonzero)) if nonzero.size else 0.0
+    if scales[big] > 100 or (scales[big] > 1 and scales[big] > 1000 * typical):
+        warnings.warn(f"{func}: the input features are not normalized: feature {big} has values "
+                      f"around {scales[big]:.3g}, the median feature around {typical:.3g}.  "
+                      f"Gradient descent is slow on such inputs (the cost starts high, and "
+                      f"needs a tiny learning rate): normalize them, e.g. model.normalizer = "
+                      f"fn.Normalizer().fit(X_train) (the command line: --normalize)",
+                      UserWarning, stacklevel=4)
 
 
 # -- one step ----------------------------------------------------------------------

@@ -1,5 +1,7 @@
 import hashlib
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -82,3 +84,40 @@ def test_shared_mnist_archives(name, loader):
     (Xtr, ytr), (Xte, yte) = loader(path)
     assert Xtr.shape == (60000, 784) and Xte.shape == (10000, 784)
     assert sorted(np.unique(ytr)) == list(range(10))
+
+
+def test_load_mnist_reads_its_cached_download_without_a_network(tmp_path, monkeypatch, shared_data):
+    mnist = shared_data("mnist.npz")
+    (tmp_path / "mnist.npz").symlink_to(mnist)
+    monkeypatch.setenv("FASTNN_DATA", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise AssertionError("load_mnist downloaded although its cached copy is there")
+    monkeypatch.setattr("urllib.request.urlopen", offline)
+    (X, y), (X_test, y_test) = datasets.load_mnist()
+    assert X.shape == (60000, 784) and X_test.shape == (10000, 784) and X.max() <= 1.0
+
+
+def test_load_mnist_without_a_network_says_what_to_do(tmp_path, monkeypatch):
+    import urllib.error
+    monkeypatch.setenv("FASTNN_DATA", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Temporary failure in name resolution")
+    monkeypatch.setattr("urllib.request.urlopen", offline)
+    with pytest.raises(ConnectionError, match=r"could not download https://.*mnist.npz "
+                                              r"\(Temporary failure in name resolution\).*give "
+                                              r"its path, e.g. load_mnist\('mnist.npz'\)"):
+        datasets.load_mnist()
+    assert os.listdir(tmp_path) == []          # no half-downloaded file left
+
+
+def test_the_mnist_example_fails_in_one_line_without_the_file(tmp_path):
+    example = os.path.join(ROOT, "examples", "mnist.py")
+    home = os.path.dirname(os.path.dirname(os.path.abspath(fn.__file__)))
+    proc = subprocess.run([sys.executable, example, str(tmp_path / "missing.npz")],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=home))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"mnist.py: load_npz_dataset: no such file: {tmp_path / 'missing.npz'}"]

@@ -153,7 +153,7 @@ def test_divergence_stops_and_keeps_finite_weights():
     ({"l2": float("nan")}, ValueError, "l2"),
     ({"loss": "binary_crossentropy"}, ValueError, "sigmoid output"),
     ({"loss": "hinge"}, ValueError, "loss must be one of"),
-    ({"optimizer": "adam"}, TypeError, "optimizer"),
+    ({"optimizer": "adamw"}, TypeError, "optimizer"),   # "adam" is Adam()
     ({"verbose": 5}, ValueError, "verbose"),
 ])
 def test_fit_rejects_bad_arguments(kwargs, error, match):

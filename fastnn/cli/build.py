@@ -7,7 +7,8 @@ import numpy as np
 from fastnn.cli.config import KEYS, OPTIMIZERS, SCHEDULES, check_settings, get
 from fastnn.cli.errors import CLIError
 
-__all__ = ["build_optimizer", "build_model", "fit_kwargs", "prepare_targets", "TrialBuilder"]
+__all__ = ["build_optimizer", "build_model", "fit_kwargs", "prepare_targets", "model_labels",
+           "effective_settings", "TrialBuilder"]
 
 
 def _belongs(settings, choice_key, registry, strict):
@@ -81,23 +82,59 @@ def fit_kwargs(settings, has_dev, verbose, strict=True):
 
 
 def prepare_targets(y, task, where):
-    """Labels in the form fit takes, and the width of the output layer."""
+    """(labels in the form fit takes, width of the output layer, class names or None).
+
+    Text labels ("malignant") are classes: their sorted unique values are the
+    class names and the labels come back as indices into them, 0..k-1, as
+    ``Sequential.classes_`` orders them.  Numbers are used as they are."""
     y = np.asarray(y)
+    if y.dtype.kind in "US":
+        if task == "regression":
+            raise CLIError(f"{where}: the labels are text ({_examples(y)}); regression needs "
+                           f"numbers (text labels are classes: leave out --task regression)")
+        classes, codes = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise CLIError(f"{where}: the labels hold a single class ({classes[0]!r}); "
+                           f"classification needs at least two")
+        return codes.reshape(-1).astype(np.int64), len(classes), classes
     if y.dtype.kind not in "biuf":
-        raise CLIError(f"{where}: the labels must be numbers; got dtype {y.dtype}")
+        raise CLIError(f"{where}: the labels must be numbers or text; got dtype {y.dtype}")
     if task == "regression":
-        return y, 1 if y.ndim == 1 else int(np.prod(y.shape[1:]))
+        return y, 1 if y.ndim == 1 else int(np.prod(y.shape[1:])), None
     if y.ndim == 2 and y.shape[1] > 1:
-        return y, y.shape[1]                   # one-hot rows
+        return y, y.shape[1], None             # one-hot rows
     y = y.reshape(-1)
     if not np.all(np.isfinite(y)) or np.any(y != np.floor(y)) or np.any(y < 0):
-        raise CLIError(f"{where}: classification labels must be whole numbers 0, 1, ..., k-1; "
-                       f"use --task regression for real-valued targets")
+        raise CLIError(f"{where}: classification labels must be whole numbers 0, 1, ..., k-1 "
+                       f"or text (class names); use --task regression for real-valued targets")
     n_classes = int(y.max()) + 1
     if n_classes < 2:
         raise CLIError(f"{where}: the labels hold a single class ({int(y.max())}); "
                        f"classification needs at least two")
-    return y.astype(np.int64), n_classes
+    return y.astype(np.int64), n_classes, None
+
+
+def _examples(y, limit=3):
+    values = list(dict.fromkeys(y[:1000].tolist()))[:limit]
+    return ", ".join(repr(v) for v in values) + (", ..." if len(values) == limit else "")
+
+
+def model_labels(y, classes):
+    """The labels to hand a model (fit, validation data, evaluate): the class
+    names when there are some (the model keeps them as ``classes_`` and
+    ``predict`` answers in them), else the numbers as they are."""
+    return y if classes is None else np.asarray(classes)[y]
+
+
+def effective_settings(settings):
+    """``settings`` without the keys that do not belong to the chosen optimizer
+    or schedule (a search over optimizers sets beta1 for its sgd trials too):
+    what ``train --config`` takes."""
+    keep = {name: value for name, value in settings.items()
+            if not KEYS[name].of or KEYS[name].of[0] not in (*OPTIMIZERS, *SCHEDULES)}
+    keep.update(_belongs(settings, "optimizer", OPTIMIZERS, strict=False))
+    keep.update(_belongs(settings, "schedule", SCHEDULES, strict=False))
+    return {name: settings[name] for name in settings if name in keep}
 
 
 class TrialBuilder:

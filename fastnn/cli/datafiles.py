@@ -1,48 +1,105 @@
-"""Data files of the command line: ``.npz`` archives and numeric CSV.
+"""Data files of the command line: ``.npz``/``.npy`` arrays and delimited text.
 
 - ``.npz``: the entries ``X`` and ``y``, or the Keras layout ``x_train``,
   ``y_train`` (and ``x_test``, ``y_test``).  ``part="test"`` picks the test
   pair when there is one (what ``evaluate`` and ``predict`` use).
-- ``.csv``: numbers separated by commas, one example per line, the label in
-  the last column unless told otherwise; a first line that is not all
-  numbers is a header and is skipped (its names can pick the label column).
+- ``.npy``: one 2-D table, read as a CSV file is (the label in the last
+  column unless told otherwise).
+- ``.csv`` (``.tsv``: tab-separated), also compressed: ``.gz``, ``.bz2``,
+  ``.xz``, or a ``.zip`` holding one such file.  One example per line, the
+  label in the last column unless told otherwise (``label_column``: a
+  0-based index, negative from the end, or a header name).  The feature
+  columns are numbers; the labels are numbers or text ("malignant").
 
-Rows are examples throughout, as everywhere in fastnn.
+Reading is NumPy's (``np.loadtxt``, its C parser); this module only decides
+what the first line is and, when NumPy refuses a file, finds the line and
+column to name (1-based, as editors count).
+
+The first line (after ``skip_rows`` lines, blank lines and ``#`` comments):
+
+- a scikit-learn header ``n_samples,n_features,class names...`` (its second
+  number is the rows' feature count): skipped, and the integer labels
+  0, 1, ... become those class names;
+- with ``header=None`` (auto), a header only when it has text where the rows
+  below have numbers (a row of data is never taken for a header: a file
+  without header whose labels are text is read whole);
+- ``header=True``/``False``: a header, or data, whatever it holds.
+
+``read_data`` returns ``Data(X, y, note)``: ``y`` is a NumPy array of the
+labels, text labels (and named classes) as a string array; ``note`` says
+what the first line was taken for (None for arrays).  Rows are examples
+throughout, as everywhere in fastnn.
 """
+import contextlib
 import csv
+import io
 import os
 import sys
+from typing import NamedTuple, Optional
 
 import numpy as np
 
 from fastnn.cli.errors import CLIError
 
-__all__ = ["read_data", "check_features", "write_table", "check_output"]
+__all__ = ["Data", "read_data", "check_features", "write_table", "check_output", "listing",
+           "DATA_FORMATS"]
+
+DATA_FORMATS = (".npz (X and y, or x_train, y_train[, x_test, y_test]), .npy (a table), or "
+                ".csv/.tsv (also .gz, .bz2, .xz, or a .zip of one CSV)")
+
+_COMPRESSIONS = (".gz", ".bz2", ".xz")
+_DELIMITERS = {".csv": ",", ".tsv": "\t", "": ","}
+_SAMPLE_ROWS = 50          # rows read ahead to tell a header from data
+# what a damaged or mislabelled compressed file raises while it is read
+_READ_ERRORS = (OSError, EOFError, UnicodeError)
 
 
-def read_data(path, *, label_column=None, part="train", labels=True, n_features=None):
-    """``(X, y)`` from a .npz or .csv file.
+class Data(NamedTuple):
+    X: np.ndarray
+    y: Optional[np.ndarray]
+    note: Optional[str] = None
+
+
+def read_data(path, *, label_column=None, part="train", labels=True, n_features=None,
+              header=None, skip_rows=0):
+    """``Data(X, y, note)`` of a data file.
 
     labels : True when the command needs labels (y is never None then);
         False when it does not (y may be None).
-    n_features : the width the model takes, when known: a CSV whose width
+    n_features : the width the model takes, when known: a table whose width
         is exactly that holds no label column.
+    header : None (detect), True or False: is the first line a header?
+    skip_rows : lines to skip at the top of a text file.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise CLIError(f"no such file: {path}")
     if os.path.isdir(path):
-        raise CLIError(f"{path} is a folder; expected a .npz or .csv file")
-    kind = os.path.splitext(path)[1].lower()
-    if kind == ".npz":
-        if label_column is not None:
-            raise CLIError(f"--label-column applies to CSV files; {path} is an .npz archive")
-        X, y = _read_npz(path, part)
-    elif kind == ".csv":
-        X, y = _split_label(path, *_read_csv(path), label_column, labels, n_features)
+        raise CLIError(f"{path} is a folder; expected a data file: {DATA_FORMATS}")
+    if skip_rows is None:
+        skip_rows = 0
+    if skip_rows < 0:
+        raise CLIError(f"--skip-rows must be 0 or more; got {skip_rows}")
+    compression, kind = _kinds(path)
+    text_only = [flag for flag, given in (("--header/--no-header", header is not None),
+                                          ("--skip-rows", skip_rows)) if given]
+    note = None
+    if compression is None and kind in (".npz", ".npy"):
+        if text_only:
+            raise CLIError(f"{text_only[0]} applies to CSV files; {path} is a {kind} file")
+        if kind == ".npz":
+            if label_column is not None:
+                raise CLIError(f"--label-column applies to CSV and .npy tables; {path} is an "
+                               f".npz archive (its labels are the entry y)")
+            X, y = _read_npz(path, part)
+        else:
+            X, y = _read_npy(path, label_column, labels, n_features)
+    elif compression == ".zip" or kind in _DELIMITERS:
+        X, y, note = _CSV(path, compression, kind).read(header, skip_rows, label_column, labels,
+                                                         n_features)
     else:
-        raise CLIError(f"{path}: unknown data format {kind or '(no extension)'!r}; "
-                       f"expected .npz (X and y) or .csv")
+        raise CLIError(f"{path}: unknown data format {kind or '(no extension)'!r}; expected "
+                       f"{DATA_FORMATS}")
     if X.dtype.kind not in "biuf":
         raise CLIError(f"{path}: the inputs must be numbers; got dtype {X.dtype}")
     if X.ndim != 2:
@@ -50,9 +107,14 @@ def read_data(path, *, label_column=None, part="train", labels=True, n_features=
         X = X.reshape(len(X), -1) if X.ndim else X.reshape(1, 1)
     if labels and y is None:
         raise CLIError(f"{path} holds no labels (y)")
-    if y is not None and len(y) != len(X):
-        raise CLIError(f"{path} has {len(X)} examples but {len(y)} labels")
-    return X, y
+    if y is not None:
+        if y.dtype.kind not in "biufUS":
+            raise CLIError(f"{path}: the labels must be numbers or text; got dtype {y.dtype}")
+        if len(y) != len(X):
+            raise CLIError(f"{path} has {len(X)} examples but {len(y)} labels")
+        if y.dtype.kind == "S":
+            y = y.astype(str)
+    return Data(X, y, note)
 
 
 def check_features(X, n_features, data_path, model_path):
@@ -62,7 +124,18 @@ def check_features(X, n_features, data_path, model_path):
                        f"{model_path} takes {n_features}")
 
 
-# ---------------------------------------------------------------- .npz
+def _kinds(path):
+    """(compression or None, extension of the data inside) of a file name:
+    "digits.csv.gz" -> (".gz", ".csv"); "a.zip" -> (".zip", None)."""
+    stem, ext = os.path.splitext(os.path.basename(path).lower())
+    if ext in _COMPRESSIONS:
+        return ext, os.path.splitext(stem)[1]
+    if ext == ".zip":
+        return ext, None
+    return None, ext
+
+
+# ---------------------------------------------------------------- arrays
 
 def _read_npz(path, part):
     try:
@@ -83,7 +156,64 @@ def _read_npz(path, part):
         raise CLIError(f"{path} is not a readable .npz archive ({exc})") from None
 
 
-# ---------------------------------------------------------------- .csv
+def _read_npy(path, label_column, labels, n_features):
+    try:
+        table = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise CLIError(f"{path} is not a readable .npy file ({exc})") from None
+    if table.ndim != 2 or table.dtype.kind not in "biuf":
+        raise CLIError(f"{path} holds an array of shape {table.shape} and dtype {table.dtype}; "
+                       f"a .npy file is read as a table of numbers: one example per row, the "
+                       f"label in the last column (see --label-column)")
+    index = _label_index(label_column, table.shape[1], None, path, labels, n_features)
+    if index is None:
+        return table, None
+    return np.delete(table, index, axis=1), table[:, index]
+
+
+def _label_index(spec, n_columns, names, path, labels, n_features, sklearn=False):
+    """The column index of the labels (None: the table holds features only).
+
+    spec : ``--label-column``, a 0-based index (negative from the end) or a
+    header name; None is the last column."""
+    if n_features is not None:
+        # the model knows its width: say so in terms of columns, which is what the user sees
+        if not labels and spec is None and n_columns == n_features:
+            return None      # features only, as predict may get them
+        if n_columns != n_features + 1:
+            optional = " (and optionally a label column)" if not labels else " and a label column"
+            raise CLIError(f"{path} has {n_columns} columns; the model takes {n_features} "
+                           f"features{optional}")
+    if n_columns < 2:
+        raise CLIError(f"{path} has one column: it needs feature columns and a label column")
+    if spec is None:
+        return n_columns - 1
+    spec = str(spec).strip()
+    try:
+        index = int(spec)
+    except ValueError:
+        if names is None or spec not in names:
+            if sklearn:
+                where = (" (its first line is a scikit-learn header: example count, feature "
+                         "count and class names, no column names)")
+            elif names:
+                where = f"; its columns are {listing(names)}"
+            else:
+                where = " (it has no header line)"
+            raise CLIError(f"{path} has no column named {spec!r}{where}") from None
+        return names.index(spec)
+    if not -n_columns <= index < n_columns:
+        raise CLIError(f"--label-column {index} is out of range for {path}, which has "
+                       f"{n_columns} columns (0 to {n_columns - 1}, or -1 for the last)")
+    return index % n_columns
+
+
+def listing(names, limit=12):
+    shown = ", ".join(str(n) for n in names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+# ---------------------------------------------------------------- delimited text
 
 def _is_number(text):
     try:
@@ -93,99 +223,260 @@ def _is_number(text):
     return True
 
 
-def _read_csv(path):
-    """(table (m, columns) float64, header names or None)."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        first = next((line for line in f if line.strip() and not line.startswith("#")), None)
-    if first is None:
-        raise CLIError(f"{path} is empty")
-    fields = _fields(first, path, None)
-    header = None if all(_is_number(x) for x in fields) else [x.strip() for x in fields]
+def _content(line):
+    """A line as np.loadtxt sees it: without its ``#`` comment; "" when blank."""
+    return line.split("#", 1)[0].strip()
+
+
+class _CSV:
+    """One delimited text file (possibly compressed): what its first line is,
+    and its table read by ``np.loadtxt``."""
+
+    def __init__(self, path, compression, kind):
+        self.path, self.compression, self.member = path, compression, None
+        if compression == ".zip":
+            self.member, kind = self._zip_member()
+        if kind not in _DELIMITERS:
+            inside = f"{self.member} inside " if self.member else ""
+            raise CLIError(f"{path}: {inside}a compressed {kind!r} file is not a format fastnn "
+                           f"reads; expected {DATA_FORMATS}")
+        self.delimiter = _DELIMITERS[kind]
+
+    def _zip_member(self):
+        import zipfile
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                names = [i.filename for i in archive.infolist() if not i.is_dir()
+                         and not i.filename.startswith("__MACOSX/")
+                         and not os.path.basename(i.filename).startswith("._")]
+        except (zipfile.BadZipFile, *_READ_ERRORS) as exc:
+            raise CLIError(f"{self.path} is not a readable .zip file ({exc})") from None
+        if len(names) != 1:
+            held = f"holds {len(names)} files ({listing(names, 5)})" if names else "is empty"
+            raise CLIError(f"{self.path} {held}; fastnn reads a .zip that holds one CSV file")
+        return names[0], os.path.splitext(names[0].lower())[1]
+
+    @contextlib.contextmanager
+    def text(self):
+        """The file's text, decompressed, line by line (UTF-8; a byte-order mark
+        is dropped, as spreadsheets write one)."""
+        import bz2
+        import gzip
+        import lzma
+        import zipfile
+
+        with contextlib.ExitStack() as stack:
+            if self.compression == ".zip":
+                archive = stack.enter_context(zipfile.ZipFile(self.path))
+                raw = stack.enter_context(archive.open(self.member))
+            else:
+                opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(
+                    self.compression, open)
+                raw = stack.enter_context(opener(self.path, "rb"))
+            yield stack.enter_context(io.TextIOWrapper(raw, encoding="utf-8-sig",
+                                                       errors="replace"))
+
+    def _unreadable(self, exc):
+        what = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zip": "zip"}.get(
+            self.compression)
+        if what is None:
+            return CLIError(f"cannot read {self.path}: {exc}")
+        return CLIError(f"{self.path} is not a readable {what} file ({exc})")
+
+    def _fields(self, line, number):
+        """The fields of one line; ``csv.Error`` (a field over csv's size limit,
+        a NUL byte) becomes a one-line error naming the line."""
+        try:
+            return next(csv.reader([line], delimiter=self.delimiter))
+        except csv.Error as exc:
+            raise CLIError(f"{self.path} line {number} cannot be read as CSV: {exc}") from None
+        except StopIteration:
+            return []
+
+    def _sample(self, skip_rows):
+        """(first line's fields, its line number, [(number, fields)] of up to
+        _SAMPLE_ROWS lines below it) of the content after skip_rows lines."""
+        first, number, rows = None, None, []
+        with self.text() as f:
+            for n, line in enumerate(f, 1):
+                if n <= skip_rows or not _content(line):
+                    continue
+                fields = self._fields(_strip_comment(line), n)
+                if first is None:
+                    first, number = fields, n
+                else:
+                    rows.append((n, fields))
+                    if len(rows) == _SAMPLE_ROWS:
+                        break
+        return first, number, rows
+
+    def read(self, header, skip_rows, label_column, labels, n_features):
+        try:
+            return self._read(header, skip_rows, label_column, labels, n_features)
+        except CLIError:
+            raise
+        except _READ_ERRORS as exc:
+            raise self._unreadable(exc) from None
+        except Exception as exc:     # zipfile, lzma and zlib errors of a damaged file
+            import lzma
+            import zipfile
+            import zlib
+            if isinstance(exc, (zipfile.BadZipFile, lzma.LZMAError, zlib.error)):
+                raise self._unreadable(exc) from None
+            raise
+
+    def _read(self, header, skip_rows, label_column, labels, n_features):
+        path = self.path
+        first, first_number, rows = self._sample(skip_rows)
+        if first is None:
+            skipped = f" after the {skip_rows} skipped lines" if skip_rows else ""
+            raise CLIError(f"{path} is empty{skipped}")
+        width = len(rows[0][1]) if rows else len(first)
+        sklearn = _sklearn_header(first, width) if header is not False else None
+        if sklearn is not None:
+            names, classes = None, sklearn[2]
+            note = (f"line {first_number} read as a scikit-learn header: {sklearn[0]} examples, "
+                    f"{sklearn[1]} features" + (f", classes {', '.join(classes)}"
+                                                if classes else ""))
+        else:
+            classes = None
+            if header is None:
+                header = _looks_like_header(first, rows)
+            names = [x.strip() for x in first] if header else None
+            note = (f"line {first_number} read as a header: {listing(names, 8)}" if header
+                    else None)
+        if names is not None and rows and len(names) != width:
+            raise CLIError(f"{path}: the header (line {first_number}) names {len(names)} "
+                           f"columns but the rows have {width}; pass --no-header if line "
+                           f"{first_number} is data, or --skip-rows {first_number} to skip it")
+        index = _label_index(label_column, width, names, path, labels, n_features,
+                             sklearn=sklearn is not None)
+        text_labels = index is not None and any(
+            len(fields) > index and not _is_number(fields[index]) for _, fields in rows
+            + ([] if names is not None or sklearn is not None else [(first_number, first)]))
+        # physical lines before the first row of data: loadtxt's skiprows counts them all
+        data_start = first_number if (names is not None or sklearn is not None) else (
+            first_number - 1)
+        X, y = self._table(data_start, index, text_labels)
+        if classes:
+            y = self._name_classes(y, classes, data_start)
+        return X, y, note
+
+    def _table(self, data_start, index, text_labels):
+        """(X, y) by np.loadtxt; on a refusal, the line and column to blame."""
+        codes = {}
+        kwargs = dict(delimiter=self.delimiter, quotechar='"', skiprows=data_start, ndmin=2,
+                      dtype=np.float64, comments="#")
+        if text_labels:
+            kwargs["converters"] = {index: lambda s: codes.setdefault(s.strip(), len(codes))}
+        try:
+            with self.text() as f:
+                table = np.loadtxt(f, **kwargs)
+        except ValueError as exc:
+            problem = self._find_problem(data_start, index, text_labels)
+            if problem == "text label":
+                return self._table(data_start, index, True)
+            raise CLIError(problem or f"{self.path}: {exc}") from None
+        if table.size == 0:
+            raise CLIError(f"{self.path} has no data rows")
+        if index is None:
+            return table, None
+        y = table[:, index]
+        if text_labels:
+            y = y.astype(np.intp)
+            if "" in codes:
+                line = self._line_of_row(data_start, int(np.argmax(y == codes[""])))
+                raise CLIError(f"{self.path} line {line}: the label (column {index + 1}) is "
+                               f"empty; every example needs a label")
+            y = np.array(list(codes), dtype=str)[y]
+        return np.delete(table, index, axis=1), y
+
+    def _find_problem(self, data_start, index, text_labels):
+        """The first line np.loadtxt refuses, as a message (1-based line and
+        column numbers); "text label" when the only problem is text in a label
+        column read as numbers; None when the reason is not found here."""
+        width = None
+        with self.text() as f:
+            for number, line in enumerate(f, 1):
+                if number <= data_start or not _content(line):
+                    continue
+                fields = self._fields(_strip_comment(line), number)
+                if width is None:
+                    width = len(fields)
+                elif len(fields) != width:
+                    return (f"{self.path} line {number}: {len(fields)} values; the rows "
+                            f"before have {width}")
+                for column, text in enumerate(fields):
+                    if column == index and (text_labels or text.strip()):
+                        if not text_labels and not _is_number(text):
+                            return "text label"
+                        continue
+                    if not text.strip():
+                        return (f"{self.path} line {number}: column {column + 1} is empty (a "
+                                f"missing value); every feature and label needs a value")
+                    if not _is_number(text):
+                        return (f"{self.path} line {number}: {text.strip()!r} in column "
+                                f"{column + 1} is not a number")
+        return None
+
+    def _name_classes(self, y, classes, data_start):
+        """Integer labels 0..k-1 as the class names of a scikit-learn header."""
+        if y.dtype.kind in "US":
+            return y                   # text labels already: they name themselves
+        ok = np.isfinite(y) & (y == np.floor(y)) & (y >= 0) & (y < len(classes))
+        if not ok.all():
+            row = int(np.argmin(ok))
+            raise CLIError(f"{self.path} line {self._line_of_row(data_start, row)}: the label "
+                           f"{y[row]:g} is not one of the {len(classes)} classes its first line "
+                           f"names ({', '.join(classes)}: labels 0 to {len(classes) - 1})")
+        return np.array(classes, dtype=str)[y.astype(np.intp)]
+
+    def _line_of_row(self, data_start, row):
+        """The 1-based line number of data row ``row`` (0-based)."""
+        with self.text() as f:
+            seen = -1
+            for number, line in enumerate(f, 1):
+                if number > data_start and _content(line):
+                    seen += 1
+                    if seen == row:
+                        return number
+        return "?"
+
+
+def _strip_comment(line):
+    return line.split("#", 1)[0].rstrip("\r\n")
+
+
+def _sklearn_header(first, width):
+    """(n_samples, n_features, class names) when ``first`` is the first line of
+    scikit-learn's CSV data sets: two integers, the second the rows' feature
+    count, then text (the class names, possibly none)."""
+    if len(first) < 2:
+        return None
     try:
-        table = np.loadtxt(path, delimiter=",", skiprows=1 if header else 0, ndmin=2,
-                           dtype=np.float64, encoding="utf-8")
+        n_samples, n_features = int(first[0]), int(first[1])
     except ValueError:
-        # the fast parser says only that something is wrong: find the line
-        table = _parse_slowly(path, header is not None)
-    if table.size == 0:
-        raise CLIError(f"{path} has no data rows")
-    if header is not None and len(header) != table.shape[1]:
-        raise CLIError(f"{path}: the header names {len(header)} columns but the rows have "
-                       f"{table.shape[1]}")
-    return table, header
+        return None
+    names = [x.strip() for x in first[2:]]
+    while names and not names[-1]:
+        names.pop()                  # "506,13,,," : no names
+    if n_samples < 1 or n_features != width - 1 or any(not x or _is_number(x) for x in names):
+        return None
+    if not names and len(first) == width:
+        return None                  # all numbers and as wide as the rows: data
+    return n_samples, n_features, names
 
 
-def _fields(line, path, number):
-    """The comma-separated fields of one line; ``csv.Error`` (a field over
-    csv's size limit, a NUL byte) becomes a one-line error naming the line."""
-    try:
-        return next(csv.reader([line]))
-    except csv.Error as exc:
-        where = f"{path} line {number}" if number is not None else f"{path}'s first line"
-        raise CLIError(f"{where} cannot be read as CSV: {exc}") from None
-
-
-def _parse_slowly(path, skip_header):
-    """Parse line by line, naming the first bad line (1-based, as editors count)."""
-    rows, width = [], None
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        lines = enumerate(f, 1)
-        for number, line in lines:
-            if not line.strip() or line.startswith("#"):
-                continue
-            if skip_header:
-                skip_header = False
-                continue
-            fields = _fields(line, path, number)
-            if width is None:
-                width = len(fields)
-            elif len(fields) != width:
-                raise CLIError(f"{path} line {number}: {len(fields)} values; the rows before "
-                               f"have {width}")
-            row = []
-            for column, text in enumerate(fields, 1):
-                try:
-                    row.append(float(text))
-                except ValueError:
-                    raise CLIError(f"{path} line {number}: {text.strip()!r} in column {column} "
-                                   f"is not a number") from None
-            rows.append(row)
-    return np.array(rows, dtype=np.float64).reshape(len(rows), width or 0)
-
-
-def _label_index(spec, n_columns, header, path):
-    """The column index of ``--label-column``: a 0-based index (negative from
-    the end) or a header name."""
-    if spec is None:
-        return n_columns - 1
-    spec = str(spec)
-    try:
-        index = int(spec)
-    except ValueError:
-        if header is None or spec not in header:
-            names = f"; its columns are {header}" if header else " (it has no header line)"
-            raise CLIError(f"{path} has no column named {spec!r}{names}") from None
-        return header.index(spec)
-    if not -n_columns <= index < n_columns:
-        raise CLIError(f"--label-column {index} is out of range for {path}, which has "
-                       f"{n_columns} columns (0 to {n_columns - 1}, or -1 for the last)")
-    return index % n_columns
-
-
-def _split_label(path, table, header, label_column, labels, n_features):
-    n_columns = table.shape[1]
-    if n_features is not None:
-        # the model knows its width: say so in terms of columns, which is what the user sees
-        if not labels and label_column is None and n_columns == n_features:
-            return table, None      # features only, as predict may get them
-        if n_columns != n_features + 1:
-            optional = " (and optionally a label column)" if not labels else " and a label column"
-            raise CLIError(f"{path} has {n_columns} columns; the model takes {n_features} "
-                           f"features{optional}")
-    if n_columns < 2:
-        raise CLIError(f"{path} has one column: it needs feature columns and a label column")
-    index = _label_index(label_column, n_columns, header, path)
-    return np.delete(table, index, axis=1), table[:, index]
+def _looks_like_header(first, rows):
+    """A first line is a header when it has text in a column where the rows
+    below hold numbers (a data row has numbers there too)."""
+    if not rows:
+        return not all(_is_number(x) for x in first)
+    for column, text in enumerate(first):
+        below = [fields[column] for _, fields in rows if len(fields) > column]
+        if below and not _is_number(text) and all(_is_number(x) for x in below):
+            return True
+    return False
 
 
 # ---------------------------------------------------------------- output
@@ -200,16 +491,31 @@ def check_output(path):
     return path
 
 
+def _csv_text(rows):
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
 def write_table(path, array, header, fmt):
     """Write rows of ``array`` as CSV with a header line to ``path``
-    (atomically) or to stdout when path is None."""
+    (atomically) or to stdout when path is None.  Text (class names) is
+    quoted where CSV needs it."""
     array = np.asarray(array)
     if array.ndim == 1:
         array = array.reshape(-1, 1)
-    header = ",".join(header)
+    head = _csv_text([header])
+
+    def write(f, binary):
+        put = (lambda s: f.write(s.encode("utf-8"))) if binary else f.write
+        put(head)
+        if array.dtype.kind in "USO":
+            put(_csv_text(array.tolist()))
+        else:
+            np.savetxt(f, array, delimiter=",", fmt=fmt)
+
     if path is None:
-        np.savetxt(sys.stdout, array, delimiter=",", header=header, comments="", fmt=fmt)
+        write(sys.stdout, False)
         return
     from fastnn.serialization import atomic_write
-    atomic_write(path, lambda f: np.savetxt(f, array, delimiter=",", header=header,
-                                            comments="", fmt=fmt))
+    atomic_write(path, lambda f: write(f, True))

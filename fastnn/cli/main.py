@@ -3,7 +3,8 @@
 Every failure the user can cause (a missing file, a bad CSV row, an unknown
 TOML key, a hyperparameter out of range) ends as one line on stderr,
 ``fastnn <command>: error: <what is wrong>``, and exit code 2; a gradient
-check that fails exits with 1.  Tracebacks are for bugs only.
+check that fails exits with 1.  Tracebacks are for bugs only.  A warning
+is one line too, ``fastnn <command>: warning: <what>``, on stderr.
 """
 import argparse
 import os
@@ -59,6 +60,9 @@ def main(argv=None):
         with warnings.catch_warnings():
             # what a warning says (a diverged run, ...) is reported by the command itself
             warnings.simplefilter("ignore", RuntimeWarning)
+            # other warnings: one line each, every time (not once per process)
+            warnings.simplefilter("always", UserWarning)
+            warnings.showwarning = _warning_printer(args.command)
             return args.run(args) or 0
     except BrokenPipeError:
         # the reader went away (`fastnn predict ... | head`): not an error to report;
@@ -89,6 +93,12 @@ def main(argv=None):
     finally:
         # commands may set --threads; a caller running main() in-process keeps its own
         fastnn.set_num_threads(threads)
+
+
+def _warning_printer(command):
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"fastnn {command}: warning: {_one_line(message)}", file=sys.stderr)
+    return show
 
 
 def _one_line(exc):

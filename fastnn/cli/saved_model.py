@@ -5,14 +5,15 @@ has one: the training pair is what ``train`` already reported on.
 """
 import numpy as np
 
-from fastnn.cli.datafiles import check_features, check_output, read_data, write_table
-from fastnn.cli.errors import CHECK_FAILED
-from fastnn.cli.report import format_metrics
-from fastnn.cli.train import add_data_flags
+from fastnn.cli.datafiles import DATA_FORMATS, check_features, check_output, listing, write_table
+from fastnn.cli.errors import CHECK_FAILED, CLIError
+from fastnn.cli.report import format_metrics, print_gradcheck_table, print_per_class
+from fastnn.cli.train import add_data_flags, read_args_data
 
 __all__ = ["add_parsers"]
 
-_DATA_HELP = ".npz (X and y; Keras layout: the test pair) or .csv (label in the last column)"
+_DATA_HELP = (f"{DATA_FORMATS}; a Keras-layout .npz gives its test pair; a CSV's label is in "
+              f"the last column (see --label-column), or left out for predict")
 
 
 def add_parsers(add):
@@ -39,13 +40,15 @@ def add_parsers(add):
             "Compare MODEL's backpropagation gradients with centred finite differences on the\n"
             "first rows of DATA, on a float64 copy with dropout turned off.  Prints the\n"
             "relative difference, its reading (about 1e-7 is right, 1e-3 or more is a bug) and\n"
-            "a per-parameter table.  Exit code 1 when the difference reaches the threshold.\n\n"
+            "a table of every parameter (W and b of each Dense, gamma and beta of each\n"
+            "BatchNorm), each with its own verdict.  Exit code 1 when the difference, or any\n"
+            "parameter's, reaches the threshold.\n\n"
             "example:\n  fastnn gradcheck model.fnn train.csv --rows 16 --max-coordinates 500")
     _model_and_data(p)
     p.add_argument("--rows", type=int, default=32, help="examples used (default: 32)")
     p.add_argument("--max-coordinates", type=int, default=1000, metavar="N",
-                   help="check at most N parameters, sampled across every array (default: "
-                        "1000; 0 checks all)")
+                   help="check N parameters, sampled from every array (at least one of "
+                        "each; default: 1000; 0 checks all)")
     p.add_argument("--l2", type=float, default=0.0, metavar="LAMBDA",
                    help="include an L2 term of this strength in the cost (default: 0)")
     # A trained model's gradients are small, and the round-off of J(theta +- eps)
@@ -55,7 +58,8 @@ def add_parsers(add):
                    help="finite-difference step (default: 1e-5; smaller steps drown the "
                         "small gradients of a trained model in round-off)")
     p.add_argument("--threshold", type=float, default=1e-7,
-                   help="the check passes below this difference (default: 1e-7)")
+                   help="the check passes when the difference and every parameter's are "
+                        "below this (default: 1e-7)")
     p.add_argument("--seed", type=int, default=0, help="seed of the coordinate sample")
     p.set_defaults(run=gradcheck)
 
@@ -67,19 +71,48 @@ def _model_and_data(parser):
 
 
 def _load(args, labels):
+    """(model, X, y or None): y as the model takes it (its class names, when it
+    answers in names; else numbers)."""
     from fastnn.model import load_model
 
     model = load_model(args.model)
-    X, y = read_data(args.data, label_column=args.label_column, part="test", labels=labels,
-                     n_features=model.input_dim)
+    X, y, _ = read_args_data(args, part="test", labels=labels, n_features=model.input_dim)
     check_features(X, model.input_dim, args.data, args.model)
+    if y is not None:
+        y = _labels_for(model, args, y)
     return model, X, y
+
+
+def _labels_for(model, args, y):
+    """The data's labels checked against the model's classes, in one line."""
+    classes = getattr(model, "classes_", None)
+    text = y.dtype.kind in "US"
+    if classes is not None:
+        if not text:
+            raise CLIError(f"the model {args.model} answers in the class names "
+                           f"{listing([str(c) for c in classes], 10)} but the labels of "
+                           f"{args.data} are numbers; give the labels as those names")
+        unknown = np.setdiff1d(y, classes)
+        if unknown.size:
+            raise CLIError(f"{args.data} has labels the model {args.model} does not know: "
+                           f"{listing([str(u) for u in unknown], 10)} (its classes: "
+                           f"{listing([str(c) for c in classes], 10)})")
+    elif text:
+        raise CLIError(f"the labels of {args.data} are text ({listing(list(np.unique(y)), 5)}) "
+                       f"but the model {args.model} was trained on numbered classes")
+    return y
 
 
 def evaluate(args):
     model, X, y = _load(args, labels=True)
     print(f"{args.model} on {args.data} ({len(X)} examples): "
           f"{format_metrics(model.evaluate(X, y))}")
+    if model.output_layer.activation == "softmax" and y.ndim == 1:
+        classes = getattr(model, "classes_", None)
+        index = y if classes is None else np.searchsorted(classes, y)
+        names = (classes if classes is not None else np.arange(model.output_dim))
+        print_per_class(names, index.astype(np.int64),
+                        model.predict_proba(X).argmax(axis=1))
     return 0
 
 
@@ -87,12 +120,17 @@ def predict(args):
     if args.output is not None:
         check_output(args.output)
     model, X, _ = _load(args, labels=False)
+    classes = getattr(model, "classes_", None)
     if args.proba:
         values = model.predict_proba(X)
-        header, fmt = [f"p{k}" for k in range(values.shape[1])], "%.6g"
+        header = ([f"p_{c}" for c in classes] if classes is not None and
+                  len(classes) == values.shape[1] else [f"p{k}" for k in range(values.shape[1])])
+        fmt = "%.6g"
     else:
         values = model.predict(X)
-        if np.issubdtype(values.dtype, np.integer):
+        if values.dtype.kind in "USO":
+            header, fmt = ["label"], "%s"
+        elif np.issubdtype(values.dtype, np.integer):
             header, fmt = ["label"], "%d"
         else:
             header, fmt = ["prediction"] if values.shape[1] == 1 else [
@@ -117,14 +155,15 @@ def gradcheck(args):
           f"{result.n_checked:,} of {result.n_total:,} parameters")
     for note in result.notes:
         print(f"note: {note}")
-    width = max([len("parameter")] + [len(name) for name in result.per_parameter])
-    print(f"{'parameter':<{width}}  difference")
-    for name, difference in result.per_parameter.items():
-        print(f"{name:<{width}}  {difference:.3e}")
+    print_gradcheck_table(result)
     print(f"difference: {result.difference:.3e} (threshold {result.threshold:g})")
     print(f"verdict: {result.verdict}")
     if result.passed:
         print("PASSED")
-    else:
+    elif not result.difference < result.threshold:
         print(f"FAILED: the difference is not below the threshold {result.threshold:g}")
+    else:
+        failed = result.failed_parameters
+        print(f"FAILED: {len(failed)} parameter{'s' if len(failed) > 1 else ''} "
+              f"({', '.join(failed)}) not below the threshold {result.threshold:g}")
     return 0 if result.passed else CHECK_FAILED

@@ -1,15 +1,23 @@
-"""``fastnn train DATA``: train a network on a .npz or .csv file and save it.
+"""``fastnn train DATA``: train a network on a data file and save it.
 
 Settings come from the defaults, then ``--config FILE.toml``, then flags
 (each later source overrides the earlier ones); see fastnn.cli.config.
 """
+import argparse
+import contextlib
 import os
+import sys
+import warnings
+from typing import NamedTuple, Optional
+
+import numpy as np
 
 from fastnn.cli import build, config
-from fastnn.cli.datafiles import check_output, read_data
+from fastnn.cli.datafiles import listing, check_output, read_data
 from fastnn.cli.report import describe_optimizer, format_metrics, print_diagnosis
 
-__all__ = ["add_parsers", "add_data_flags", "load_training_data", "split_dev"]
+__all__ = ["add_parsers", "add_data_flags", "read_args_data", "load_training_data", "split_dev",
+           "train_and_save", "TrainingData"]
 
 _EXAMPLE_TOML = """\
   # train.toml: flat "key = value" lines, the flags' names with underscores
@@ -24,20 +32,27 @@ _EXAMPLE_TOML = """\
 
 
 def add_parsers(add):
-    p = add("train", "train a network on a .npz or .csv file and save it",
+    p = add("train", "train a network on a .npz, .npy or CSV file and save it",
             "Train a fully-connected network on DATA and save it (atomically) to --output.\n\n"
             "DATA is a .npz archive with entries X and y (or the Keras layout x_train,\n"
-            "y_train[, x_test, y_test]: the training pair is used), or a CSV file of numbers,\n"
-            "one example per line, the label in the last column (see --label-column); a first\n"
-            "line that is not all numbers is a header.  A dev set (--dev-fraction) is held out\n"
-            "for validation, early stopping and the bias/variance diagnosis.  Pixel values\n"
-            "in 0..255 train much better with --normalize.\n\n"
+            "y_train[, x_test, y_test]: the training pair is used), a .npy table, or a CSV\n"
+            "file (.tsv: tab-separated; also compressed: .gz, .bz2, .xz, or a .zip holding\n"
+            "one), one example per line, the label in the last column (see --label-column).\n"
+            "Labels are class numbers 0..k-1 or text (\"malignant\"): a model trained on\n"
+            "text labels keeps the class names, and predict answers in them.  The first line\n"
+            "is a header when it has text where the rows have numbers (--header/--no-header\n"
+            "decide instead); scikit-learn's first line (examples, features, class names)\n"
+            "names the classes.  A dev set (--dev-fraction) is held out for validation,\n"
+            "early stopping and the bias/variance diagnosis.  Features of very different\n"
+            "scales (or pixel values in 0..255) train much better with --normalize.\n\n"
             "Hyperparameters come from flags or a TOML file (--config); flags override it:\n"
             f"{_EXAMPLE_TOML}\n\n"
             "examples:\n"
-            "  fastnn train digits.csv --layers 128 --epochs 30 --output digits.fnn\n"
+            "  fastnn train digits.csv.gz --layers 128 --epochs 30 --output digits.fnn\n"
+            "  fastnn train breast_cancer.csv --normalize --output cancer.fnn\n"
             "  fastnn train mnist.npz --config train.toml --learning-rate 0.001 --normalize")
-    p.add_argument("data", metavar="DATA", help="training data: .npz or .csv")
+    p.add_argument("data", metavar="DATA", help="training data: .npz, .npy or CSV (also .gz, "
+                   ".bz2, .xz, .zip)")
     p.add_argument("--config", metavar="FILE.toml", help="hyperparameters from a TOML file")
     p.add_argument("--output", "-o", metavar="PATH", default="model.fnn",
                    help="where to save the model (default: model.fnn)")
@@ -51,15 +66,37 @@ def add_parsers(add):
 
 def add_data_flags(parser):
     parser.add_argument("--label-column", metavar="COLUMN",
-                        help="CSV column of the labels: a 0-based index (negative counts from "
-                             "the end) or a header name (default: the last column)")
+                        help="column of the labels in a CSV or .npy table: a 0-based index "
+                             "(negative counts from the end) or a header name (default: the "
+                             "last column)")
+    parser.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
+                        help="the CSV's first line is a header (--header) or data "
+                             "(--no-header); default: a header when it has text where the rows "
+                             "below have numbers; a scikit-learn first line (examples, features, "
+                             "class names) is always recognized")
+    parser.add_argument("--skip-rows", type=int, default=0, metavar="N",
+                        help="skip the first N lines of a CSV file (default: 0)")
 
 
-def load_training_data(path, label_column, task):
-    """(X, y, n_outputs) of a training file, labels ready for fit."""
-    X, y = read_data(path, label_column=label_column)
-    y, n_outputs = build.prepare_targets(y, task, path)
-    return X, y, n_outputs
+def read_args_data(args, **kwargs):
+    """``datafiles.read_data`` of the command's DATA and data flags."""
+    return read_data(args.data, label_column=args.label_column, header=args.header,
+                     skip_rows=args.skip_rows, **kwargs)
+
+
+class TrainingData(NamedTuple):
+    X: np.ndarray
+    y: np.ndarray            # class indices 0..k-1 (classification), or targets
+    n_outputs: int
+    classes: Optional[np.ndarray]      # the class names of text labels, or None
+    note: Optional[str]                # what the CSV's first line was taken for
+
+
+def load_training_data(args, task):
+    """The training file of ``args`` (DATA and the data flags), labels ready."""
+    X, y, note = read_args_data(args)
+    y, n_outputs, classes = build.prepare_targets(y, task, args.data)
+    return TrainingData(X, y, n_outputs, classes, note)
 
 
 def split_dev(X, y, settings):
@@ -80,21 +117,43 @@ def run(args):
     settings.update(config.flag_settings(args))
     if args.threads is not None:
         fn.set_num_threads(args.threads)
-    get = lambda name: config.get(settings, name)  # noqa: E731
+    data = load_training_data(args, config.get(settings, "task"))
+    train_and_save(data, args.data, settings, args.output, verbose=0 if args.quiet else 2)
+    return 0
 
-    X, y, n_outputs = load_training_data(args.data, args.label_column, get("task"))
+
+def describe_classes(n_outputs, classes, limit=10):
+    """"2 classes (benign, malignant)", or "10 classes" for numbered ones."""
+    if classes is None:
+        return f"{n_outputs} classes"
+    return f"{len(classes)} classes ({listing(list(classes), limit)})"
+
+
+def train_and_save(data, data_name, settings, output, verbose):
+    """Train the model ``settings`` describe on ``data`` (a TrainingData),
+    print what happens, save it to ``output``; returns the model."""
+    import fastnn as fn
+
+    get = lambda name: config.get(settings, name)  # noqa: E731
+    X, y, classes = data.X, data.y, data.classes
     train, dev = split_dev(X, y, settings)
-    model = build.build_model(settings, X.shape[1], n_outputs)
+    model = build.build_model(settings, X.shape[1], data.n_outputs)
     if get("normalize"):
         model.normalizer = fn.Normalizer().fit(train[0])
-    kwargs = build.fit_kwargs(settings, has_dev=dev is not None, verbose=0 if args.quiet else 2)
+    kwargs = build.fit_kwargs(settings, has_dev=dev is not None, verbose=verbose)
 
-    classes = f", {n_outputs} classes" if get("task") == "classification" else ""
-    print(f"data: {args.data}: {len(X)} examples, {X.shape[1]} features{classes}; "
+    what = f", {describe_classes(data.n_outputs, classes)}" if get("task") == "classification" else ""
+    print(f"data: {data_name}: {len(X)} examples, {X.shape[1]} features{what}; "
           f"{len(train[0])} train / {len(dev[0]) if dev else 0} dev")
+    if data.note:
+        print(f"      {data.note}")
     print(model.summary())
     print(f"optimizer: {describe_optimizer(kwargs['optimizer'])}")
-    history = model.fit(*train, validation_data=dev, **kwargs)
+    # the model keeps the class names (classes_) when it is given them as labels
+    train = (train[0], build.model_labels(train[1], classes))
+    dev = None if dev is None else (dev[0], build.model_labels(dev[1], classes))
+    with _normalize_hint(train[0]):
+        history = model.fit(*train, validation_data=dev, **kwargs)
     if history.stop_reason:
         print(history.stop_reason)
 
@@ -103,6 +162,35 @@ def run(args):
             print(f"{name:>5}: {format_metrics(model.evaluate(*part))}")
     if dev is not None and model.output_layer.activation == "softmax":
         print_diagnosis(model.diagnose(train, dev))
-    model.save(args.output)
-    print(f"model saved to {os.path.abspath(args.output)}")
-    return 0
+    model.save(output)
+    names = getattr(model, "classes_", None)
+    answers = (f"; it answers in the class names {listing([str(c) for c in names], 10)}"
+               if names is not None else "")
+    print(f"model saved to {os.path.abspath(output)}{answers}")
+    return model
+
+
+@contextlib.contextmanager
+def _normalize_hint(X):
+    """fit warns (fastnn.training) when the inputs are far from normalized,
+    naming the Python API; the command line says it with its flag, in one
+    line.  Other warnings pass on (main prints them in one line)."""
+    shown = warnings.showwarning
+
+    def show(message, category, *rest, **kwargs):
+        if issubclass(category, UserWarning) and "normaliz" in str(message).lower():
+            rms = np.sqrt(np.mean(np.square(X[::max(1, len(X) // 2048)], dtype=np.float64),
+                                  axis=0))
+            rms = rms[rms > 0]
+            sizes = (f" (their typical sizes range from {rms.min():.3g} to {rms.max():.3g})"
+                     if rms.size else "")
+            print(f"fastnn train: warning: the input features are not normalized{sizes}: "
+                  f"training is slow and unstable on them; pass --normalize to standardize "
+                  f"them (the saved model then takes raw inputs)", file=sys.stderr)
+        else:
+            shown(message, category, *rest, **kwargs)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UserWarning)
+        warnings.showwarning = show
+        yield

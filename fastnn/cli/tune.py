@@ -7,15 +7,17 @@ the model ``train`` would build and trains it on a seeded train/dev split
 of DATA (fastnn.tune's builder objective); the search minimizes the dev
 error (the dev loss for regression).
 """
+import json
 import math
 import os
+import shlex
 
 from fastnn.cli import build, config
 from fastnn.cli.datafiles import check_output
 from fastnn.cli.errors import CLIError
-from fastnn.cli.train import add_data_flags, load_training_data, split_dev
+from fastnn.cli.train import add_data_flags, load_training_data, split_dev, train_and_save
 
-__all__ = ["add_parsers", "read_space"]
+__all__ = ["add_parsers", "read_space", "best_settings", "write_train_toml"]
 
 _EXAMPLE = """\
   [search]                  # optional; the flags below override it
@@ -43,9 +45,11 @@ _SEARCH_KEYS = {
     "metric": config.Text(), "mode": config.OneOf("min", "max"),
     "seed": config.IntValue(), "n_jobs": config.IntValue(), "storage": config.Text(),
     "output": config.Text(), "timeout_per_trial": config.FloatValue(),
+    "best_config": config.Text(), "save_best": config.Text(),
 }
 _DEFAULTS = {"strategy": "random", "n_trials": 20, "rounds": 3, "mode": "min", "n_jobs": 1,
-             "storage": None, "output": "tune-trials.csv", "seed": 0, "timeout_per_trial": None}
+             "storage": None, "output": "tune-trials.csv", "seed": 0, "timeout_per_trial": None,
+             "best_config": None, "save_best": None}
 
 
 def add_parsers(add):
@@ -55,6 +59,10 @@ def add_parsers(add):
             "its train and dev metrics.  Prints one line per trial, the best trials and the\n"
             "best one's settings, and writes every trial to a CSV file.  With --storage the\n"
             "trials are kept in an SQLite file, and a search run again resumes.\n\n"
+            "The best trial's settings are written as a train.toml (--best-config; default\n"
+            "best.toml beside --storage, or beside the trials CSV), with the `fastnn train\n"
+            "... --config best.toml` line that trains its model again; --save-best MODEL.fnn\n"
+            "runs that training and saves the model.\n\n"
             "Distributions: uniform, int_uniform, log_uniform (rates: each decade equally\n"
             "likely), one_minus_log_uniform (averaging coefficients: 1 - beta on a log\n"
             "scale), choice.  A grid search takes lists, or a distribution with points = n:\n"
@@ -80,6 +88,12 @@ def add_parsers(add):
     p.add_argument("--timeout-per-trial", type=float, metavar="SECONDS",
                    help="stop a trial after this long and record it as timeout (default: no limit; "
                    "with a limit, trials run in worker processes even with --n-jobs 1)")
+    p.add_argument("--best-config", metavar="FILE.toml",
+                   help="write the best trial's settings here, as `fastnn train --config` takes "
+                        "them (default: best.toml in the folder of --storage, else of --output)")
+    p.add_argument("--save-best", metavar="MODEL.fnn",
+                   help="after the search, train the best trial's model again (as `fastnn train "
+                        "--config` would) and save it here")
     p.add_argument("--threads", type=int, help="threads per trial (default: cores / n_jobs)")
     p.add_argument("--quiet", action="store_true", help="no line per trial")
     p.set_defaults(run=run)
@@ -89,16 +103,23 @@ def run(args):
     from fastnn.preprocessing import Normalizer
 
     flags = {name: getattr(args, name) for name in ("strategy", "n_trials", "n_jobs", "storage",
-                                                    "seed", "output", "timeout_per_trial")}
+                                                    "seed", "output", "timeout_per_trial",
+                                                    "best_config", "save_best")}
     search, fixed, space = read_space(args.space, {k: v for k, v in flags.items()
                                                    if v is not None})
     check_output(search["output"])
+    best_config = search["best_config"] or os.path.join(
+        os.path.dirname(search["storage"] or search["output"]), "best.toml")
+    check_output(best_config)
+    if search["save_best"]:
+        check_output(search["save_best"])
     task = config.get(fixed, "task")
-    X, y, n_outputs = load_training_data(args.data, args.label_column, task)
+    data = load_training_data(args, task)
+    X, y = data.X, data.y
     train, dev = split_dev(X, y, fixed)
     if dev is None:
         raise CLIError("tune scores every trial on a dev set: dev_fraction in [fixed] must be > 0")
-    builder = build.TrialBuilder(fixed, X.shape[1], n_outputs, Normalizer().fit(train[0]))
+    builder = build.TrialBuilder(fixed, X.shape[1], data.n_outputs, Normalizer().fit(train[0]))
     strategy, kwargs = _strategy(search, space, task)
     searcher = strategy(space, builder, train=train, dev=dev, storage=search["storage"],
                         n_jobs=search["n_jobs"], seed=search["seed"],
@@ -106,6 +127,8 @@ def run(args):
                         threads_per_trial=args.threads, verbose=not args.quiet, **kwargs)
     print(f"{type(searcher).__name__} over {', '.join(space)} on {args.data}: "
           f"{len(train[0])} train / {len(dev[0])} dev examples")
+    if data.note:
+        print(f"  {data.note}")
     result = searcher.run()
 
     best = result.best
@@ -117,7 +140,69 @@ def run(args):
     result.to_csv(search["output"])
     counts = ", ".join(f"{n} {status}" for status, n in result.counts().items())
     print(f"{len(result)} trials ({counts}) written to {os.path.abspath(search['output'])}")
+    if best.status != "ok":
+        print(f"no trial finished ({best.id} is {best.status}): no best settings to write")
+        return 0
+
+    settings = best_settings(fixed, best.params)
+    command = _train_command(args, best_config, search["save_best"] or "best.fnn")
+    comment = (f"fastnn tune: the best of {len(result)} trials ({best.id}, {result.metric} "
+               f"{best.value(result.metric):.6g}) of {args.space} on {args.data}\n"
+               f"reproduce: {command}")
+    write_train_toml(best_config, settings, comment)
+    print(f"best settings written to {os.path.abspath(best_config)}; train that model again with:")
+    print(f"  {command}")
+    if search["save_best"]:
+        print(f"\ntraining the best trial's model again ({command}):")
+        train_and_save(data, args.data, settings, search["save_best"], verbose=0)
     return 0
+
+
+def best_settings(fixed, params):
+    """The settings of ``fastnn train`` that the trial with ``params`` trained
+    with: [fixed] and the trial's values, less the keys its optimizer and
+    schedule do not take (the trials leave them out too)."""
+    return build.effective_settings({**fixed, **config.check_settings(params, "")})
+
+
+def _train_command(args, config_path, output):
+    words = ["fastnn", "train", args.data, "--config", config_path]
+    if args.label_column is not None:
+        words += ["--label-column", str(args.label_column)]
+    if args.header is not None:
+        words.append("--header" if args.header else "--no-header")
+    if args.skip_rows:
+        words += ["--skip-rows", str(args.skip_rows)]
+    if args.threads is not None:
+        words += ["--threads", str(args.threads)]
+    return shlex.join(words + ["--output", output])
+
+
+def _toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ("nan" if value != value else
+                                                          ("inf" if value > 0 else "-inf"))
+    if isinstance(value, str):
+        return json.dumps(value)          # a JSON string is a TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} to TOML")
+
+
+def write_train_toml(path, settings, comment=""):
+    """``settings`` as a train.toml (flat key = value, in the order of
+    ``fastnn train --help``), atomically."""
+    from fastnn.serialization import atomic_write
+
+    lines = [f"# {line}" for line in comment.splitlines()]
+    lines += [f"{name} = {_toml_value(settings[name])}" for name in config.KEYS
+              if name in settings]
+    text = "\n".join(lines) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")), func="tune")
 
 
 def _strategy(search, space, task):

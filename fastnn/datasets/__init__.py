@@ -16,6 +16,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -29,6 +30,8 @@ __all__ = ["load_digits", "make_moons", "make_circles", "make_flower", "make_blo
 # otherwise packaged install has no folder to join paths to)
 _DATA = importlib.resources.files(__name__) / "data"
 
+# where Keras keeps its copy of MNIST (the mnist.npz layout below)
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 # sha256 of the archives in their common Keras layout
 MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
 FASHION_MNIST_SHA256 = "5b6d2c4c694a91887af8ab7d039c04f80af3c29378d731c93a538d2e831aa469"
@@ -145,8 +148,14 @@ def _fetch(url, sha256, name):
         return target
     fd, tmp = tempfile.mkstemp(prefix=".download-", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
-            shutil.copyfileobj(response, out)
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+                shutil.copyfileobj(response, out)
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ConnectionError(f"could not download {url} ({reason}).  Without a network, "
+                                  f"download {name} elsewhere and give its path, e.g. "
+                                  f"load_mnist('{name}'), or put it in {folder}") from None
         got = _sha256(tmp)
         if sha256 is not None and got != sha256:
             raise ValueError(f"{url}: sha256 {got} does not match the expected {sha256}; "
@@ -197,11 +206,13 @@ def load_npz_dataset(source, sha256=None, *, flatten=True, scale=True, dtype=np.
     return tuple(out)
 
 
-def load_mnist(source, *, verify=True, **kwargs):
-    """MNIST from ``source`` (path or URL of the Keras ``mnist.npz``), verified
-    by its sha256 unless ``verify=False``; see load_npz_dataset."""
-    return load_npz_dataset(source, MNIST_SHA256 if verify else None,
-                            cache_name="mnist.npz", **kwargs)
+def load_mnist(source=None, *, verify=True, **kwargs):
+    """MNIST as ``((X_train, y_train), (X_test, y_test))``: downloaded once
+    from the Keras copy (``MNIST_URL``) into ``$FASTNN_DATA`` or
+    ~/.cache/fastnn and verified by its sha256, or read from ``source`` (a
+    path or URL of that ``mnist.npz``).  See load_npz_dataset for the options."""
+    return load_npz_dataset(MNIST_URL if source is None else source,
+                            MNIST_SHA256 if verify else None, cache_name="mnist.npz", **kwargs)
 
 
 def load_fashion_mnist(source, *, verify=True, **kwargs):

@@ -1,0 +1,84 @@
+"""Class labels as users have them: text labels, a label column, the course's
+row of labels.
+
+A classifier's targets are class indices (0..k-1), one-hot rows or, for a
+sigmoid output, 0/1 values.  Labels that are text ("malignant", "benign")
+are mapped to indices through ``classes`` (their sorted unique values, as
+scikit-learn's ``classes_``); the model keeps ``classes_`` (saved in its
+file) and ``predict`` answers in those labels.  Integer labels stay class
+indices, as Keras takes them.
+
+Design: ``encode`` only reshapes and maps labels; the loss checks what it
+gets (range, shape, finiteness) as for any numeric targets.
+"""
+import numpy as np
+
+__all__ = ["encode", "is_text", "text_classes"]
+
+
+def is_text(y):
+    """Whether the labels ``y`` (an array) are text: strings, or objects that
+    are all strings (a pandas column of text)."""
+    if y.dtype.kind in "US":
+        return True
+    return y.dtype.kind == "O" and y.size > 0 and all(isinstance(v, str) for v in y.ravel())
+
+
+def text_classes(y):
+    """The sorted unique labels of text ``y``, as a NumPy string array."""
+    return np.unique(np.asarray(y, dtype=str))
+
+
+def encode(y, m, classes, loss_name, n_out, func, n_features=None):
+    """``(targets, classes)``: ``y`` ready for the loss's own checks, and the
+    classes a model trained on it answers in (None: labels are indices).
+
+    y : the user's labels; m : the number of rows of X; classes : the
+    model's ``classes_`` (None if it has none yet); n_features : the width
+    of X, to recognize the course's (n_features, m) layout in mistakes.
+    """
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[0] == 1 and y.shape[1] == m and m > 1:
+        raise ValueError(f"{func}: y has shape {y.shape}: the course's row of labels (1, m)? "
+                         f"use y.ravel() (one label per row of X)")
+    if y.ndim >= 1 and y.shape[0] != m:
+        hint = ""
+        if n_features is not None and y.shape[0] == n_features:
+            hint = " (did you pass X as (n_features, m)? use X.T: one example per row)"
+        raise ValueError(f"{func}: X has {m} rows but y has {y.shape[0]}{hint}")
+    if y.ndim == 2 and y.shape[1] == 1 and loss_name == "categorical_crossentropy" and n_out > 1:
+        y = y[:, 0]          # a label column (m, 1), not one-hot rows
+    if not is_text(y):
+        if classes is not None and y.dtype.kind in "biuf":
+            raise ValueError(f"{func}: this model answers in the labels {list(classes)}; give y "
+                             f"in those labels, not as numbers")
+        return y, classes
+    if loss_name == "mse":
+        raise TypeError(f"{func}: y holds text ({y.dtype}); regression targets must be numbers")
+    y = np.asarray(y, dtype=str)
+    if y.ndim != 1:
+        raise ValueError(f"{func}: text labels must be one label per row, shape (m,); got {y.shape}")
+    found = text_classes(y)
+    if classes is None:
+        classes = found
+        limit = 2 if (loss_name == "binary_crossentropy" and n_out == 1) else n_out
+        if len(classes) > limit:
+            raise ValueError(f"{func}: y has {len(classes)} classes ({_show(classes)}) but the "
+                             f"output layer can tell {limit} apart: give it "
+                             f"{len(classes)} units (softmax)")
+    else:
+        unknown = np.setdiff1d(found, classes)
+        if unknown.size:
+            raise ValueError(f"{func}: y holds labels the model does not know: "
+                             f"{_show(unknown)}; its classes are {_show(classes)}")
+    index = np.searchsorted(classes, y)
+    if loss_name == "binary_crossentropy" and n_out == 1:
+        # one sigmoid unit: the second class is the positive one, as in scikit-learn
+        return (index == 1).astype(np.float64), classes
+    return index.astype(np.int64), classes
+
+
+def _show(values, most=10):
+    values = [str(v) for v in values]
+    more = f", ... ({len(values)} in all)" if len(values) > most else ""
+    return "[" + ", ".join(repr(v) for v in values[:most]) + more + "]"
