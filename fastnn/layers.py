@@ -62,6 +62,16 @@ class Layer:
         """Add this layer's parameters to the model's buffer, initialized from
         ``rng`` (None: left at zero, for weights about to be loaded)."""
 
+    def rebind(self, buffer):
+        """Point this layer's parameters (``W``, ``b``, ...) and gradients
+        (``dW``, ``db``, ...) at their slots of ``buffer`` again: after a
+        copy or an unpickling, which copy views as separate arrays."""
+        for suffix, _ in self.param_shapes():
+            key = f"{self.name}.{suffix}"
+            setattr(self, suffix, buffer[key])
+            setattr(self, "d" + suffix, buffer.grad(key))
+        self._workspaces = {}        # they may hold views too (Dense's db)
+
     def state_arrays(self):
         """{suffix: array} of non-trainable state saved with the model."""
         return {}

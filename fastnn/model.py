@@ -403,6 +403,15 @@ class Sequential:
         lines.append(f"{'total':<16}{'':>8}{total:>10}")
         return "\n".join(lines)
 
+    def __setstate__(self, state):
+        # pickle and deepcopy copy each layer's W, b, ... as an array of its
+        # own: make them views of the one parameter buffer again, or training
+        # would step the buffer while predict reads the copies
+        self.__dict__.update(state)
+        if self.params is not None:
+            for layer in self.layers:
+                layer.rebind(self.params)
+
     def __repr__(self):
         return f"Sequential({self.layers!r}, input_dim={self.input_dim}, dtype={self.dtype.name!r})"
 

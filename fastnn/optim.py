@@ -93,6 +93,13 @@ class Optimizer:
         self.owner = None                  # uid of the ParameterBuffer the state lives in
         self._bound = None                 # what step() last bound (see _bind_state)
 
+    def __getstate__(self):
+        # what step() bound are views of a parameter buffer; pickle and
+        # deepcopy would copy them apart from it: bind again after a copy
+        state = self.__dict__.copy()
+        state["_bound"] = None
+        return state
+
     # ------------------------------------------------------------ learning rate
     @property
     def learning_rate(self):

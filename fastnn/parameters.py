@@ -43,6 +43,13 @@ def _aligned_zeros(n, dtype):
     return raw[start:start + n * itemsize].view(dtype)
 
 
+def _realigned(a):
+    """A copy of the 1-D array ``a`` whose data starts on a 64-byte boundary."""
+    out = _aligned_zeros(a.shape[0], a.dtype)
+    out[...] = a
+    return out
+
+
 def _check_shape(shape, func):
     try:
         shape = tuple(int(d) for d in shape)
@@ -147,6 +154,15 @@ class ParameterBuffer:
         if init is not None:
             view[...] = init_arr
         return view
+
+    def __setstate__(self, state):
+        # pickle and deepcopy copy the flat arrays without their 64-byte
+        # alignment, and a GEMM on unaligned rows may round otherwise: a copy
+        # of a model must compute the same bits as the model
+        self.__dict__.update(state)
+        self._params = _realigned(self._params)
+        self._grads = _realigned(self._grads)
+        self._state = {key: _realigned(a) for key, a in self._state.items()}
 
     # ------------------------------------------------------------ access
     def _slot(self, name):

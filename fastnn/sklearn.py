@@ -5,7 +5,7 @@ trained by fastnn (optional extra: scikit-learn).
     from fastnn.sklearn import MLPClassifier
     clf = make_pipeline(StandardScaler(), MLPClassifier(max_iter=300, random_state=0))
 
-Same parameters (names, meanings, defaults), same fitted attributes
+Same parameters (names, meanings, defaults, order), same fitted attributes
 (``coefs_``, ``intercepts_``, ``loss_curve_``, ``n_iter_``, ``t_``,
 ``best_loss_``, ``validation_scores_``, ...), same warnings
 (ConvergenceWarning) as scikit-learn's, for the solvers fastnn has ("adam",
@@ -36,8 +36,10 @@ How scikit-learn's semantics are met on fastnn's training loop:
   scikit-learn's does.
 - Adam: fastnn adds epsilon to the bias-corrected ``sqrt(v_hat)`` (the
   Adam paper's algorithm), scikit-learn to ``sqrt(v)`` (the paper's
-  "efficient" form): identical up to epsilon (1e-8) against the gradients'
-  scale.
+  "efficient" form); before every step t fastnn's epsilon is set to
+  ``epsilon / sqrt(1 - beta_2^t)`` (times c), which makes the steps equal.
+- With ``shuffle=False`` the result is therefore scikit-learn's to rounding
+  (the tests compare loss curves and weights to 1e-9).
 - Convergence, early stopping, ``n_iter_no_change``, ``tol``, the adaptive
   rate and ConvergenceWarning follow scikit-learn's rules epoch by epoch
   (a fastnn Callback).
@@ -52,6 +54,7 @@ else in float64), a ``fastnn.schedules.Schedule`` as ``learning_rate``, and
 the activation "leaky_relu" (with "sigmoid"/"linear" as fastnn's names of
 "logistic"/"identity").
 """
+import copy
 import math
 import numbers
 import warnings
@@ -74,7 +77,7 @@ except ImportError as exc:     # pragma: no cover - exercised without scikit-lea
 from fastnn import optim, schedules
 from fastnn.callbacks import Callback
 from fastnn.checks import ParameterError
-from fastnn.layers import BatchNorm, Dense, Dropout
+from fastnn.layers import BatchNorm, Dense, Dropout, layer_from_config
 from fastnn.model import Sequential
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -99,11 +102,10 @@ class _Epochs(Callback):
     no-improvement count (training loss, or validation score with early
     stopping), the learning-rate schedule, and the stop."""
 
-    def __init__(self, est, n_train, validation, incremental):
+    def __init__(self, est, n_train, validation):
         self.est = est
         self.n_train = n_train
         self.validation = validation          # (X_val, y_val) or None
-        self.incremental = incremental
         self.converged = False
         self.diverged = False
 
@@ -273,15 +275,18 @@ class _BaseMLP(BaseEstimator):
         if self.solver not in _SOLVERS:
             raise self._bad("solver", "'adam' or 'sgd' (fastnn has no 'lbfgs')")
         self._number("alpha", 0)
-        if not (self.batch_size == "auto" if isinstance(self.batch_size, str) else True):
-            raise self._bad("batch_size", "'auto' or an integer >= 1")
-        if self.batch_size != "auto":
+        if isinstance(self.batch_size, str):
+            if self.batch_size != "auto":
+                raise self._bad("batch_size", "'auto' or an integer >= 1")
+        else:
             self._integer("batch_size", 1)
         if not (isinstance(self.learning_rate, schedules.Schedule)
                 or (isinstance(self.learning_rate, str)
                     and self.learning_rate in _RATE_SCHEDULES)):
+            hint = (" (the initial rate is learning_rate_init)"
+                    if isinstance(self.learning_rate, numbers.Real) else "")
             raise self._bad("learning_rate", "'constant', 'invscaling', 'adaptive' or a "
-                                             "fastnn.schedules.Schedule")
+                                             "fastnn.schedules.Schedule" + hint)
         self._number("learning_rate_init", 0, low_open=True)
         self._number("power_t", 0)
         self._integer("max_iter", 1)
@@ -315,12 +320,44 @@ class _BaseMLP(BaseEstimator):
             if dtype not in (np.float32, np.float64):
                 raise self._bad("dtype", "None (follow the data), 'float32' or 'float64'")
 
+    # ------------------------------------------------------------ pickling
+    def __getstate__(self):
+        # a Sequential's layers hold views into its parameter buffer, which
+        # pickle would copy apart: the network travels as its config and a
+        # snapshot (weights, running statistics, optimizer state, counters)
+        state = dict(super().__getstate__())
+        model = state.get("model_")
+        if isinstance(model, Sequential):
+            state["model_"] = {
+                "fastnn_config": model.get_config(),
+                "optimizer": None if model.optimizer is None else model.optimizer.get_config(),
+                "snapshot": model.snapshot(training_state=True)}
+        history = state.get("history_")
+        if history is not None and history.model is not None:
+            history = copy.copy(history)
+            history.model = None
+            state["history_"] = history
+        return state
+
+    def __setstate__(self, state):
+        model = state.get("model_")
+        if isinstance(model, dict) and "fastnn_config" in model:
+            config = model["fastnn_config"]
+            net = Sequential([layer_from_config(c) for c in config["layers"]],
+                             input_dim=config["input_dim"], dtype=config["dtype"],
+                             seed=config["seed"])
+            if model["optimizer"] is not None:
+                net.optimizer = optim.from_config(model["optimizer"])
+            net.restore(model["snapshot"])
+            state = dict(state, model_=net)
+        super().__setstate__(state)
+
     # ------------------------------------------------------------ the network
     def _architecture(self):
         return (tuple(self._hidden_sizes()), _ACTIVATIONS[self.activation], self.batch_norm,
                 float(self.keep_prob))
 
-    def _build(self, n_features, rs, dtype):
+    def _build(self, n_features, rs):
         """The network, its weights drawn as scikit-learn draws them."""
         sizes, act, batch_norm, keep_prob = self._architecture()
         units = [n_features, *sizes, self.n_outputs_]
@@ -450,7 +487,7 @@ class _BaseMLP(BaseEstimator):
             self.n_outputs_ = Y.shape[1]
             self.n_layers_ = len(self._hidden_sizes()) + 2
             self.out_activation_ = self._output_activation()
-            layers, draws = self._build(X.shape[1], rs, X.dtype)
+            layers, draws = self._build(X.shape[1], rs)
         else:
             if Y.shape[1] != self.n_outputs_:
                 raise ValueError(f"{type(self).__name__}: y has {Y.shape[1]} outputs; the "
@@ -512,14 +549,20 @@ class _BaseMLP(BaseEstimator):
             optimizer = self._make_optimizer()
             self._rate = float(self.learning_rate_init)
         self.n_iter_ = 0
-        epochs = _Epochs(self, n_train, validation, incremental)
+        epochs = _Epochs(self, n_train, validation)
         l2 = self.alpha * self._gradient_scale() / weight
         interrupted = False
         try:
-            self.history_ = model.fit(X_train, self._fit_target(Y_train), optimizer=optimizer,
-                                      epochs=1 if incremental else int(self.max_iter),
-                                      batch_size=batch, l2=l2, callbacks=[epochs], verbose=0,
-                                      shuffle=bool(self.shuffle))
+            with warnings.catch_warnings():
+                # fastnn's advice to attach a Normalizer: scikit-learn's users
+                # scale in the pipeline, and scikit-learn does not warn
+                warnings.filterwarnings("ignore", message=r".*input features are not normalized",
+                                        category=UserWarning)
+                self.history_ = model.fit(X_train, self._fit_target(Y_train),
+                                          optimizer=optimizer,
+                                          epochs=1 if incremental else int(self.max_iter),
+                                          batch_size=batch, l2=l2, callbacks=[epochs], verbose=0,
+                                          shuffle=bool(self.shuffle))
         except KeyboardInterrupt:
             interrupted = True
             self.history_ = model.history

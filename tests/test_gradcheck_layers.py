@@ -111,3 +111,47 @@ def test_course_three_layer_network_and_a_planted_bug_in_one_dW(monkeypatch):
     assert bad.difference > 1e-3 and not bad.passed
     worst = max(bad.per_parameter, key=bad.per_parameter.get)
     assert worst == "dense_2.W" and bad.per_parameter["dense_1.W"] < 2e-7
+
+
+def test_every_parameter_array_gets_sampled_coordinates():
+    """A sample of 50 among 2,819 coordinates still checks the biases."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 40)), rng.integers(0, 3, 12)
+    model = fn.Sequential([fn.Dense(64, "tanh"), fn.Dense(3, "softmax")], input_dim=40,
+                          dtype="float64", seed=0)
+    result = fn.gradient_check(model, X, y, max_coordinates=50)
+    assert result.n_checked == 50 and result.passed
+    assert list(result.per_parameter) == ["dense_1.W", "dense_1.b", "dense_2.W", "dense_2.b"]
+    assert all(checked >= 1 for checked, _ in result.coordinates.values())
+    assert result.coordinates["dense_2.b"][1] == 3
+    # more arrays than coordinates: one of each all the same
+    few = fn.gradient_check(model, X, y, max_coordinates=2)
+    assert few.n_checked == 4 and set(few.coordinates.values()) == {
+        (1, 2560), (1, 64), (1, 192), (1, 3)}
+
+
+def test_a_wrong_bias_gradient_fails_its_own_row(monkeypatch):
+    """db off by 0.1%: the biases are a small part of theta, so the overall
+    difference is smaller than the bias row's; with a threshold between the
+    two, the check fails and names the row."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 40)), rng.integers(0, 3, 12)
+    model = fn.Sequential([fn.Dense(64, "tanh"), fn.Dense(3, "softmax")], input_dim=40,
+                          dtype="float64", seed=0)
+    original = fn.Dense.backward
+
+    def wrong_db(self, dA, need_dA_prev):
+        out = original(self, dA, need_dA_prev)
+        if self.name == "dense_1":
+            self.db *= 1.001
+        return out
+    monkeypatch.setattr(fn.Dense, "backward", wrong_db)
+    bad = fn.gradient_check(model, X, y)
+    assert not bad.passed and max(bad.per_parameter, key=bad.per_parameter.get) == "dense_1.b"
+    row = bad.per_parameter["dense_1.b"]
+    assert bad.difference < row / 2
+    between = fn.gradient_check(model, X, y, threshold=(bad.difference * row) ** 0.5)
+    assert between.difference < between.threshold            # overall: below
+    assert not between.passed and between.failed_parameters == ["dense_1.b"]
+    assert not between.parameter_passed("dense_1.b") and between.parameter_passed("dense_1.W")
+    assert "dense_1.b above the threshold" in between.verdict

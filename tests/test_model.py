@@ -229,3 +229,24 @@ def test_l1_regularization_shrinks_weights():
     sparse.fit(X, y, optimizer=fn.SGD(0.05), epochs=20, l1=5.0, verbose=0)
     assert np.abs(sparse.get_weights()[0]).sum() < 0.7 * np.abs(plain.get_weights()[0]).sum()
     assert sparse.evaluate(X, y)["accuracy"] > 0.9
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_a_copied_model_trains_the_weights_it_predicts_with(how):
+    # before: the copy's layers held copies of their views, so fit stepped the
+    # parameter buffer while predict read the stale copies
+    import copy
+    import pickle
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    model = fn.Sequential([fn.Dense(8), fn.BatchNorm(), fn.Dense(2, "softmax")], seed=0)
+    model.fit(X, y, epochs=2, verbose=0)
+    twin = pickle.loads(pickle.dumps(model)) if how == "pickle" else copy.deepcopy(model)
+    np.testing.assert_array_equal(twin.predict_proba(X), model.predict_proba(X))
+    twin.fit(X, y, epochs=2, verbose=0)
+    model.fit(X, y, epochs=2, verbose=0)
+    for layer in twin.layers:
+        for suffix, _ in layer.param_shapes():
+            assert np.shares_memory(getattr(layer, suffix), twin.params.flat())
+    np.testing.assert_array_equal(twin.predict_proba(X), model.predict_proba(X))

@@ -35,6 +35,7 @@ import csv
 import io
 import os
 import sys
+import warnings
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -185,7 +186,8 @@ def _label_index(spec, n_columns, names, path, labels, n_features, sklearn=False
             raise CLIError(f"{path} has {n_columns} columns; the model takes {n_features} "
                            f"features{optional}")
     if n_columns < 2:
-        raise CLIError(f"{path} has one column: it needs feature columns and a label column")
+        raise CLIError(f"{path} has one column: it needs feature columns and a label column "
+                       f"(fastnn reads comma-separated values; .tsv files tab-separated)")
     if spec is None:
         return n_columns - 1
     spec = str(spec).strip()
@@ -334,32 +336,34 @@ class _CSV:
         width = len(rows[0][1]) if rows else len(first)
         sklearn = _sklearn_header(first, width) if header is not False else None
         if sklearn is not None:
-            names, classes = None, sklearn[2]
-            note = (f"line {first_number} read as a scikit-learn header: {sklearn[0]} examples, "
-                    f"{sklearn[1]} features" + (f", classes {', '.join(classes)}"
-                                                if classes else ""))
-        else:
-            classes = None
-            if header is None:
-                header = _looks_like_header(first, rows)
-            names = [x.strip() for x in first] if header else None
-            note = (f"line {first_number} read as a header: {listing(names, 8)}" if header
-                    else None)
+            index = _label_index(label_column, width, None, path, labels, n_features,
+                                 sklearn=True)
+            if index is None or all(_is_number(f[index]) for _, f in rows if len(f) > index):
+                X, y = self._table(first_number, index, False)
+                # "1,2,cat" over rows of 3 values is data unless there is 1 row
+                if header or len(X) == sklearn[0]:
+                    note = (f"line {first_number} read as a scikit-learn header: {sklearn[0]} "
+                            f"examples, {sklearn[1]} features" + (
+                                f", classes {', '.join(sklearn[2])}" if sklearn[2] else ""))
+                    if sklearn[2] and y is not None:
+                        y = self._name_classes(y, sklearn[2], first_number)
+                    return X, y, note
+        if header is None:
+            header = _looks_like_header(first, rows)
+        names = [x.strip() for x in first] if header else None
+        note = f"line {first_number} read as a header: {listing(names, 8)}" if header else None
         if names is not None and rows and len(names) != width:
             raise CLIError(f"{path}: the header (line {first_number}) names {len(names)} "
-                           f"columns but the rows have {width}; pass --no-header if line "
-                           f"{first_number} is data, or --skip-rows {first_number} to skip it")
-        index = _label_index(label_column, width, names, path, labels, n_features,
-                             sklearn=sklearn is not None)
+                           f"column{'s' if len(names) > 1 else ''} but the rows have {width}; "
+                           f"pass --no-header if line {first_number} is data, or --skip-rows "
+                           f"{first_number} to skip it")
+        index = _label_index(label_column, width, names, path, labels, n_features)
+        below = rows if names is not None else [(first_number, first)] + rows
         text_labels = index is not None and any(
-            len(fields) > index and not _is_number(fields[index]) for _, fields in rows
-            + ([] if names is not None or sklearn is not None else [(first_number, first)]))
+            len(fields) > index and not _is_number(fields[index]) for _, fields in below)
         # physical lines before the first row of data: loadtxt's skiprows counts them all
-        data_start = first_number if (names is not None or sklearn is not None) else (
-            first_number - 1)
+        data_start = first_number if names is not None else first_number - 1
         X, y = self._table(data_start, index, text_labels)
-        if classes:
-            y = self._name_classes(y, classes, data_start)
         return X, y, note
 
     def _table(self, data_start, index, text_labels):
@@ -370,7 +374,8 @@ class _CSV:
         if text_labels:
             kwargs["converters"] = {index: lambda s: codes.setdefault(s.strip(), len(codes))}
         try:
-            with self.text() as f:
+            with self.text() as f, warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)    # "input contained no data"
                 table = np.loadtxt(f, **kwargs)
         except ValueError as exc:
             problem = self._find_problem(data_start, index, text_labels)

@@ -12,10 +12,10 @@ def format_metrics(metrics):
     return ", ".join(parts)
 
 
-def print_diagnosis(diagnosis):
+def print_diagnosis(diagnosis, first=None):
     print(f"diagnosis: {diagnosis.verdict} (train error {diagnosis.train_error:.2%}, dev error "
           f"{diagnosis.dev_error:.2%}: {diagnosis.gaps()})")
-    for advice in diagnosis.advice:
+    for advice in ([first] if first else []) + diagnosis.advice:
         print(f"  - {advice}")
 
 

@@ -129,9 +129,10 @@ def describe_classes(n_outputs, classes, limit=10):
     return f"{len(classes)} classes ({listing(list(classes), limit)})"
 
 
-def train_and_save(data, data_name, settings, output, verbose):
+def train_and_save(data, data_name, settings, output, verbose, command="train"):
     """Train the model ``settings`` describe on ``data`` (a TrainingData),
-    print what happens, save it to ``output``; returns the model."""
+    print what happens, save it to ``output``; returns the model.  ``command``
+    names the command in warnings."""
     import fastnn as fn
 
     get = lambda name: config.get(settings, name)  # noqa: E731
@@ -142,7 +143,8 @@ def train_and_save(data, data_name, settings, output, verbose):
         model.normalizer = fn.Normalizer().fit(train[0])
     kwargs = build.fit_kwargs(settings, has_dev=dev is not None, verbose=verbose)
 
-    what = f", {describe_classes(data.n_outputs, classes)}" if get("task") == "classification" else ""
+    what = (f", {describe_classes(data.n_outputs, classes)}" if get("task") == "classification"
+            else "")
     print(f"data: {data_name}: {len(X)} examples, {X.shape[1]} features{what}; "
           f"{len(train[0])} train / {len(dev[0]) if dev else 0} dev")
     if data.note:
@@ -152,7 +154,7 @@ def train_and_save(data, data_name, settings, output, verbose):
     # the model keeps the class names (classes_) when it is given them as labels
     train = (train[0], build.model_labels(train[1], classes))
     dev = None if dev is None else (dev[0], build.model_labels(dev[1], classes))
-    with _normalize_hint(train[0]):
+    with _normalize_hint(train[0], command) as hint:
         history = model.fit(*train, validation_data=dev, **kwargs)
     if history.stop_reason:
         print(history.stop_reason)
@@ -161,7 +163,10 @@ def train_and_save(data, data_name, settings, output, verbose):
         if part is not None:
             print(f"{name:>5}: {format_metrics(model.evaluate(*part))}")
     if dev is not None and model.output_layer.activation == "softmax":
-        print_diagnosis(model.diagnose(train, dev))
+        # the course's first advice comes before a bigger network
+        print_diagnosis(model.diagnose(train, dev),
+                        first="normalize the inputs first (--normalize): the rest assumes "
+                              "normalized inputs" if hint["warned"] else None)
     model.save(output)
     names = getattr(model, "classes_", None)
     answers = (f"; it answers in the class names {listing([str(c) for c in names], 10)}"
@@ -171,20 +176,22 @@ def train_and_save(data, data_name, settings, output, verbose):
 
 
 @contextlib.contextmanager
-def _normalize_hint(X):
+def _normalize_hint(X, command):
     """fit warns (fastnn.training) when the inputs are far from normalized,
     naming the Python API; the command line says it with its flag, in one
     line.  Other warnings pass on (main prints them in one line)."""
     shown = warnings.showwarning
+    hint = {"warned": False}
 
     def show(message, category, *rest, **kwargs):
         if issubclass(category, UserWarning) and "normaliz" in str(message).lower():
+            hint["warned"] = True
             rms = np.sqrt(np.mean(np.square(X[::max(1, len(X) // 2048)], dtype=np.float64),
                                   axis=0))
             rms = rms[rms > 0]
             sizes = (f" (their typical sizes range from {rms.min():.3g} to {rms.max():.3g})"
                      if rms.size else "")
-            print(f"fastnn train: warning: the input features are not normalized{sizes}: "
+            print(f"fastnn {command}: warning: the input features are not normalized{sizes}: "
                   f"training is slow and unstable on them; pass --normalize to standardize "
                   f"them (the saved model then takes raw inputs)", file=sys.stderr)
         else:
@@ -193,4 +200,4 @@ def _normalize_hint(X):
     with warnings.catch_warnings():
         warnings.simplefilter("always", UserWarning)
         warnings.showwarning = show
-        yield
+        yield hint

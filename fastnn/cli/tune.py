@@ -140,9 +140,6 @@ def run(args):
     result.to_csv(search["output"])
     counts = ", ".join(f"{n} {status}" for status, n in result.counts().items())
     print(f"{len(result)} trials ({counts}) written to {os.path.abspath(search['output'])}")
-    if best.status != "ok":
-        print(f"no trial finished ({best.id} is {best.status}): no best settings to write")
-        return 0
 
     settings = best_settings(fixed, best.params)
     command = _train_command(args, best_config, search["save_best"] or "best.fnn")
@@ -154,7 +151,7 @@ def run(args):
     print(f"  {command}")
     if search["save_best"]:
         print(f"\ntraining the best trial's model again ({command}):")
-        train_and_save(data, args.data, settings, search["save_best"], verbose=0)
+        train_and_save(data, args.data, settings, search["save_best"], verbose=0, command="tune")
     return 0
 
 
