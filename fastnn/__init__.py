@@ -6,7 +6,17 @@ Layers:  csrc/ (C)  ->  fastnn._* (Cython wrappers, argument checks)
 """
 # The thread pool, the BLAS and the thread count (fastnn/_runtime.pyx): loaded
 # first, so every kernel module finds them configured.
-from fastnn._runtime import get_num_threads, set_num_threads, show_config
+try:
+    from fastnn._runtime import get_num_threads, set_num_threads, show_config
+except ModuleNotFoundError as _exc:         # pragma: no cover - depends on the folder
+    if _exc.name != "fastnn._runtime":
+        raise
+    import os as _os
+    raise ImportError(
+        f"fastnn was imported from its source folder "
+        f"({_os.path.dirname(_os.path.abspath(__file__))}), whose kernels are not built: Python "
+        f"looks in the current folder first.  Run Python from another folder to use the "
+        f"installed fastnn, or build here with `python setup.py build_ext --inplace`") from None
 
 from fastnn import augment, data, ops, schedules
 from fastnn.callbacks import (Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint,

@@ -138,14 +138,15 @@ class EarlyStopping(_Monitor):
                 self._best_state = self.model.snapshot()
             return
         self.wait += 1
-        if self.wait > self.patience:
+        # patience epochs without improvement, then stop (Keras' count)
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
             history = getattr(self.model, "history", None)
             if history is not None:
                 history.stop_reason = (
                     f"early stopping at epoch {epoch + 1}: {self.monitor} did not improve for "
-                    f"{self.patience + 1} epochs (best {self.best:.6g} at epoch "
+                    f"{self.wait} epoch{'s' if self.wait > 1 else ''} (best {self.best:.6g} at epoch "
                     f"{self.best_epoch + 1})")
 
     def on_train_end(self, logs):
@@ -287,10 +288,15 @@ class ProgressDisplay(Callback):
 
 class CallbackList:
     """The callbacks of one fit, called in order: the user's, then the
-    History, then the progress display (which shows what the others left)."""
+    History, then the progress display (which shows what the others left;
+    at the end of training it closes first)."""
 
     def __init__(self, callbacks, history=None, progress=None):
         self.callbacks = list(callbacks) + [cb for cb in (history, progress) if cb is not None]
+        # at the end the progress bar goes first: what the others say then
+        # (EarlyStopping's restore) comes on lines of its own, below it
+        self._ending = ([progress] if progress is not None else []) + [
+            cb for cb in self.callbacks if cb is not progress]
 
     def set_model(self, model):
         for cb in self.callbacks:
@@ -305,7 +311,7 @@ class CallbackList:
             cb.on_train_begin(logs)
 
     def on_train_end(self, logs):
-        for cb in self.callbacks:
+        for cb in self._ending:
             cb.on_train_end(logs)
 
     def on_epoch_begin(self, epoch, logs):

@@ -322,7 +322,10 @@ class Sequential:
             w = np.asarray(w)
             target = self.params[name]
             if w.shape != target.shape:
-                raise ValueError(f"{func}: {name} must have shape {target.shape}; got {w.shape}")
+                hint = (" (the course's W is (n_out, n_in): use W.T)"
+                        if w.ndim == 2 and w.shape == target.shape[::-1] else "")
+                raise ValueError(f"{func}: {name} must have shape {target.shape}; got "
+                                 f"{w.shape}{hint}")
             if w.dtype.kind not in "biuf":
                 raise ValueError(f"{func}: {name} must hold finite numbers; got dtype {w.dtype}")
             with np.errstate(over="ignore"):

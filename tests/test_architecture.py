@@ -7,8 +7,9 @@ import pathlib
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "fastnn"
-# private by name only, public by documentation
-ALLOWED = {"os._exit", "sys._getframe"}
+# private by name only, public by documentation; argparse has no public list
+# of a parser's options (the command line's "did you mean" reads it)
+ALLOWED = {"os._exit", "sys._getframe", "parser._actions"}
 
 
 def modules():

@@ -84,8 +84,8 @@ def test_scikit_learn_first_line_names_the_classes(tmp_path, capsys, sklearn_csv
     # before: "the header names 5 columns but the rows have 5"-style refusals (4 vs 31)
     model, out, _ = train(capsys, sklearn_csv, tmp_path)
     assert "90 examples, 4 features, 3 classes (setosa, versicolor, virginica)" in out
-    assert ("line 1 read as a scikit-learn header: 90 examples, 4 features, classes setosa, "
-            "versicolor, virginica") in out
+    assert ("line 1 read as a scikit-learn header: 90 examples, 4 features; labels 0 = setosa, "
+            "1 = versicolor, 2 = virginica") in out
     code, out, _ = run(capsys, "predict", model, sklearn_csv, "--proba")
     assert code == 0 and out.splitlines()[0] == "p_setosa,p_versicolor,p_virginica"
     # --skip-rows 1 reads the same file with its numbered labels
@@ -244,7 +244,7 @@ def test_breast_cancer_as_scikit_learn_ships_it(tmp_path, capsys, shared_data):
     data = shared_data("breast_cancer.csv")
     model, out, err = train(capsys, data, tmp_path, "--normalize")
     assert "569 examples, 30 features, 2 classes (benign, malignant)" in out
-    assert "classes malignant, benign" in out and "warning" not in err
+    assert "labels 0 = malignant, 1 = benign" in out and "warning" not in err
     assert float(re.search(r"dev: loss [\d.]+, accuracy ([\d.]+)%", out).group(1)) > 90
     code, out, _ = run(capsys, "predict", model, data)
     assert code == 0 and set(out.splitlines()[1:]) == {"benign", "malignant"}

@@ -233,3 +233,30 @@ def test_optimizer_names_and_lr():
     with pytest.raises(TypeError, match="give learning_rate or lr"):
         fn.Adam(0.1, lr=0.2)
     assert json.dumps(fn.Adam(lr=0.01).get_config())
+
+
+def test_importing_the_unbuilt_source_folder_says_what_to_do(tmp_path):
+    # before: "ModuleNotFoundError: No module named 'fastnn._runtime'" when Python
+    # runs in a fresh clone's folder (as README's first command leaves a user)
+    import os
+    import shutil
+    import subprocess
+    import sys
+    (tmp_path / "fastnn").mkdir()
+    shutil.copy(os.path.join(os.path.dirname(fn.__file__), "__init__.py"), tmp_path / "fastnn")
+    # -S: no site hooks (an editable install's finder would win over the folder)
+    proc = subprocess.run([sys.executable, "-S", "-c", "import fastnn"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        f"ImportError: fastnn was imported from its source folder ({tmp_path / 'fastnn'}), "
+        f"whose kernels are not built")
+
+
+def test_the_course_weight_layout_gets_a_hint():
+    model = fn.Sequential([fn.Dense(8), fn.Dense(2, "softmax")], input_dim=3)
+    weights = model.get_weights()
+    weights[0] = weights[0].T
+    with pytest.raises(ValueError, match=r"dense_1.W must have shape \(3, 8\); got \(8, 3\) "
+                                         r"\(the course's W is \(n_out, n_in\): use W.T\)"):
+        model.set_weights(weights)

@@ -87,7 +87,7 @@ def test_ctrl_c_stops_a_search_in_this_process(tmp_path, swallow):
     start = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         search.run()
-    assert time.monotonic() - start < 4  # the objective would work on for 5 s
+    assert time.monotonic() - start < 60  # a hang guard: the objective would work on for 120 s
     # The interrupted trial is not a failure of its own: it is not stored, a rerun runs it.
     assert [(t.id, t.status) for t in tune.Result.load(tmp_path / "s.db").trials] == [("t0", "ok")]
 
@@ -99,7 +99,7 @@ def test_ctrl_c_stops_a_search_in_worker_processes(tmp_path):
     start = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         search.run()
-    assert time.monotonic() - start < 4  # the workers are stopped, not waited for
+    assert time.monotonic() - start < 60  # a hang guard: the workers are stopped, not waited for
     assert "t1" not in {t.id for t in tune.Result.load(tmp_path / "s.db").trials}
 
 

@@ -4,6 +4,8 @@ import inspect
 
 import numpy as np
 
+from fastnn import checks
+
 from fastnn.cli.config import KEYS, OPTIMIZERS, SCHEDULES, check_settings, get
 from fastnn.cli.errors import CLIError
 
@@ -40,8 +42,12 @@ def build_optimizer(settings, strict=True):
         rate = inspect.signature(cls).parameters["learning_rate"].default
     schedule_name = get(settings, "schedule")
     schedule_args = _belongs(settings, "schedule", SCHEDULES, strict)
-    rate = SCHEDULES[schedule_name](rate, **schedule_args)
-    return cls(rate, **_belongs(settings, "optimizer", OPTIMIZERS, strict))
+    try:
+        rate = SCHEDULES[schedule_name](rate, **schedule_args)
+        return cls(rate, **_belongs(settings, "optimizer", OPTIMIZERS, strict))
+    except checks.ParameterError as exc:
+        # "Constant: learning_rate must be ...": the user set learning_rate, not Constant
+        raise CLIError(str(exc).split(": ", 1)[-1]) from None
 
 
 def build_model(settings, n_features, n_outputs):
@@ -94,7 +100,7 @@ def prepare_targets(y, task, where):
                            f"numbers (text labels are classes: leave out --task regression)")
         classes, codes = np.unique(y, return_inverse=True)
         if len(classes) < 2:
-            raise CLIError(f"{where}: the labels hold a single class ({classes[0]!r}); "
+            raise CLIError(f"{where}: the labels hold a single class ({str(classes[0])!r}); "
                            f"classification needs at least two")
         return codes.reshape(-1).astype(np.int64), len(classes), classes
     if y.dtype.kind not in "biuf":

@@ -112,7 +112,10 @@ def read_data(path, *, label_column=None, part="train", labels=True, n_features=
         if y.dtype.kind not in "biufUS":
             raise CLIError(f"{path}: the labels must be numbers or text; got dtype {y.dtype}")
         if len(y) != len(X):
-            raise CLIError(f"{path} has {len(X)} examples but {len(y)} labels")
+            # the course keeps X as (n_features, m): one example per column
+            hint = (" (is X saved as (n_features, m), the course's layout? save X.T: one "
+                    "example per row)" if X.ndim == 2 and X.shape[1] == len(y) else "")
+            raise CLIError(f"{path} has {len(X)} examples but {len(y)} labels{hint}")
         if y.dtype.kind == "S":
             y = y.astype(str)
     return Data(X, y, note)
@@ -344,7 +347,9 @@ class _CSV:
                 if header or len(X) == sklearn[0]:
                     note = (f"line {first_number} read as a scikit-learn header: {sklearn[0]} "
                             f"examples, {sklearn[1]} features" + (
-                                f", classes {', '.join(sklearn[2])}" if sklearn[2] else ""))
+                                "; labels " + ", ".join(f"{i} = {name}" for i, name in
+                                                        enumerate(sklearn[2]))
+                                if sklearn[2] else ""))
                     if sklearn[2] and y is not None:
                         y = self._name_classes(y, sklearn[2], first_number)
                     return X, y, note

@@ -7,6 +7,7 @@ check that fails exits with 1.  Tracebacks are for bugs only.  A warning
 is one line too, ``fastnn <command>: warning: <what>``, on stderr.
 """
 import argparse
+import difflib
 import os
 import sys
 import warnings
@@ -33,7 +34,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 def build_parser():
     parser = _Parser(
-        prog="fastnn", formatter_class=_Formatter,
+        prog="fastnn", formatter_class=_Formatter, allow_abbrev=False,
         description="Train fully-connected neural networks on the CPU with fused C kernels.",
         epilog="Start with `fastnn demo`; `fastnn COMMAND --help` describes each command.")
     parser.add_argument("--version", action="version", version=f"fastnn {fastnn.__version__}")
@@ -41,18 +42,37 @@ def build_parser():
                                 parser_class=_Parser)
 
     def add(name, help, description):
-        return sub.add_parser(name, help=help, description=description, formatter_class=_Formatter)
+        # no abbreviations: --epoch is a typo to report, not --epochs
+        return sub.add_parser(name, help=help, description=description, formatter_class=_Formatter,
+                              allow_abbrev=False)
 
     for module in _COMMANDS:
         module.add_parsers(add)
+    parser.commands = sub.choices
     return parser
+
+
+def _unknown(parser, extra):
+    """The usage error for arguments ``parser`` (a command's) does not take,
+    naming the flags they look like."""
+    flags = [o for action in parser._actions for o in action.option_strings]
+    hints = []
+    for arg in extra:
+        close = difflib.get_close_matches(arg.split("=")[0], flags, n=1, cutoff=0.6)
+        if arg.startswith("-") and close:
+            hints.append(f"{arg} (did you mean {close[0]}?)")
+        else:
+            hints.append(arg)
+    return f"unrecognized arguments: {' '.join(hints)}"
 
 
 def main(argv=None):
     """Run ``fastnn`` with ``argv`` (default: sys.argv[1:]); returns the exit code."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:          # said by the command's parser, which knows its own flags
+            parser.commands[args.command].error(_unknown(parser.commands[args.command], extra))
     except SystemExit as exc:          # --help, --version and usage errors
         return exc.code
     threads = fastnn.get_num_threads()

@@ -13,7 +13,9 @@ from fastnn.cli.train import add_data_flags, read_args_data
 __all__ = ["add_parsers"]
 
 _DATA_HELP = (f"{DATA_FORMATS}; a Keras-layout .npz gives its test pair; a CSV's label is in "
-              f"the last column (see --label-column), or left out for predict")
+              f"the last column (see --label-column)")
+_PREDICT_DATA_HELP = (f"{DATA_FORMATS}; a Keras-layout .npz gives its test inputs; a CSV may "
+                      f"hold only the feature columns, or also a label column, which is ignored")
 
 
 def add_parsers(add):
@@ -30,7 +32,7 @@ def add_parsers(add):
             "A CSV may hold only the feature columns, or also a label column (then ignored).\n\n"
             "examples:\n  fastnn predict model.fnn new.csv\n"
             "  fastnn predict model.fnn new.csv --proba --output probabilities.csv")
-    _model_and_data(p)
+    _model_and_data(p, _PREDICT_DATA_HELP)
     p.add_argument("--output", "-o", metavar="FILE.csv", help="write here (default: stdout)")
     p.add_argument("--proba", action="store_true",
                    help="class probabilities instead of labels (softmax/sigmoid models)")
@@ -64,9 +66,9 @@ def add_parsers(add):
     p.set_defaults(run=gradcheck)
 
 
-def _model_and_data(parser):
+def _model_and_data(parser, data_help=_DATA_HELP):
     parser.add_argument("model", metavar="MODEL", help="a model saved by fastnn train")
-    parser.add_argument("data", metavar="DATA", help=_DATA_HELP)
+    parser.add_argument("data", metavar="DATA", help=data_help)
     add_data_flags(parser)
 
 
@@ -78,7 +80,7 @@ def _load(args, labels):
     model = load_model(args.model)
     X, y, _ = read_args_data(args, part="test", labels=labels, n_features=model.input_dim)
     check_features(X, model.input_dim, args.data, args.model)
-    if y is not None:
+    if y is not None and labels:          # predict ignores a label column
         y = _labels_for(model, args, y)
     return model, X, y
 
