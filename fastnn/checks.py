@@ -59,11 +59,15 @@ def check_number(value, name, func, low=None, high=None, *, low_open=False, high
     bound = " " + bound if bound else ""
     if _is_bool(value) or not isinstance(value, numbers.Real):
         raise ParameterError(f"{func}: {name} must be a real number{bound}{why}; got {value!r}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:           # an int beyond any float
+        v = math.inf
     if not (math.isfinite(v)
             and (low is None or (v > low if low_open else v >= low))
             and (high is None or (v < high if high_open else v <= high))):
-        raise ParameterError(f"{func}: {name} must be a finite number{bound}{why}; got {value!r}")
+        raise ParameterError(f"{func}: {name} must be a finite number{bound}{why}; "
+                             f"got {value!r:.60}")
     return v
 
 

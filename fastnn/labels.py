@@ -61,11 +61,19 @@ def encode(y, m, classes, loss_name, n_out, func, n_features=None):
     found = text_classes(y)
     if classes is None:
         classes = found
-        limit = 2 if (loss_name == "binary_crossentropy" and n_out == 1) else n_out
-        if len(classes) > limit:
-            raise ValueError(f"{func}: y has {len(classes)} classes ({_show(classes)}) but the "
-                             f"output layer can tell {limit} apart: give it "
-                             f"{len(classes)} units (softmax)")
+        # one output per class (two classes for one sigmoid unit): every
+        # prediction is then one of them, never an untrained unit's
+        binary = loss_name == "binary_crossentropy"
+        if binary and n_out != 1:
+            raise ValueError(f"{func}: text labels name one class per example; a sigmoid output "
+                             f"of {n_out} units takes 0/1 columns (multi-label), not text")
+        needed = 2 if binary else n_out
+        if len(classes) != needed:
+            layer = ("one sigmoid unit tells 2 classes apart" if binary else
+                     f"the output layer has {n_out} units, one per class")
+            raise ValueError(f"{func}: y has {len(classes)} classes ({_show(classes)}) but "
+                             f"{layer}: give the output layer {len(classes)} softmax units"
+                             + (" (a second class is needed)" if len(classes) < 2 else ""))
     else:
         unknown = np.setdiff1d(found, classes)
         if unknown.size:

@@ -17,6 +17,8 @@ every epoch and every dropout mask are derived from it, so the same seed and
 thread count give the same weights.
 """
 
+import secrets
+
 import numpy as np
 
 from fastnn import checks, data, labels, losses, serialization, training
@@ -414,6 +416,11 @@ class Sequential:
         if self.params is not None:
             for layer in self.layers:
                 layer.rebind(self.params)
+            # a copy is another model: its buffer gets an id of its own, and its
+            # optimizer (copied with it) follows; the original's refuses it
+            old, self.params.uid = self.params.uid, secrets.randbits(64)
+            if self.optimizer is not None and self.optimizer.owner == old:
+                self.optimizer.owner = self.params.uid
 
     def __repr__(self):
         return f"Sequential({self.layers!r}, input_dim={self.input_dim}, dtype={self.dtype.name!r})"

@@ -223,6 +223,7 @@ def save_model(model, path):
 # np.load is not used: it decompresses every entry, named or not, and
 # allocates whatever an entry's .npy header declares.
 
+_MAX_NPY_HEADER = 10_000         # numpy's own bound on an .npy header it parses
 _MAX_HEADER_BYTES = 4 << 20       # the header of a model of 10,000 layers (the most) is ~1.5 MB
 _DEFLATE_MAX_RATIO = 1032         # zlib's bound on deflate's expansion
 _CHUNK = 1 << 20
@@ -321,13 +322,21 @@ class _Archive:
         f = self.zip.open(info)
         try:
             version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-            else:
+            if version not in ((1, 0), (2, 0)):
                 raise _Unreadable(f"the entry {key}.npy is .npy version {version}; expected 1.0 "
                                   f"or 2.0")
+            # numpy reads as many header bytes as the length field says before
+            # it checks them: bound the length first (a 4-byte one can say 4 GB)
+            width = 2 if version == (1, 0) else 4
+            length_bytes = f.read(width)
+            length = int.from_bytes(length_bytes, "little") if len(length_bytes) == width else -1
+            if not 0 <= length <= _MAX_NPY_HEADER:
+                raise _Unreadable(f"the entry {key}.npy declares an .npy header of {length} bytes "
+                                  f"(at most {_MAX_NPY_HEADER})")
+            header = io.BytesIO(length_bytes + f.read(length))
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read(header, max_header_size=_MAX_NPY_HEADER)
             if fortran and len(shape) > 1:
                 raise _Unreadable(f"the entry {key}.npy is in Fortran order")
             if dtype.hasobject:
@@ -382,7 +391,8 @@ class _Archive:
         text = self.read_into(_HEADER, np.empty(shape, np.uint8)).tobytes()
         try:
             header = json.loads(text.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:
+            # ValueError: bad UTF-8, bad JSON, an integer of over 4300 digits
             reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
             raise ModelFileError(f"load_model: {self.path} has a corrupt header ({reason})") from None
         if not isinstance(header, dict) or header.get("format") != FORMAT:
@@ -481,11 +491,12 @@ def _classes(classes, n_out):
     """The header's text labels (files from before they were saved have none)."""
     if classes is None:
         return None
+    needed = 2 if n_out == 1 else n_out       # one per output unit; 2 for one sigmoid unit
     if (not isinstance(classes, list) or not all(isinstance(c, str) for c in classes)
-            or len(set(classes)) != len(classes) or not 0 < len(classes) <= max(2, n_out)
+            or len(set(classes)) != len(classes) or len(classes) != needed
             or classes != sorted(classes)):
-        raise ValueError(f"the header's classes must be up to {max(2, n_out)} distinct sorted "
-                         f"labels; got {classes!r:.200}")
+        raise ValueError(f"the header's classes must be {needed} distinct sorted labels, one per "
+                         f"output; got {classes!r:.200}")
     return np.array(classes, dtype=str)
 
 

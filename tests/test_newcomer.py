@@ -55,8 +55,15 @@ def test_text_label_mistakes_are_clear():
     X, y = text_data()
     model = small(2)
     with pytest.raises(ValueError, match=r"y has 3 classes \(\['benign', 'malignant', "
-                                         r"'unknown'\]\) but the output layer can tell 2 apart"):
+                                         r"'unknown'\]\) but the output layer has 2 units"):
         model.fit(X, y, verbose=0)
+    # more units than classes: predict could answer with an untrained unit
+    with pytest.raises(ValueError, match=r"y has 3 classes .* the output layer has 5 units, one "
+                                         r"per class: give the output layer 3 softmax units"):
+        small(5).fit(X, y, verbose=0)
+    with pytest.raises(ValueError, match=r"y has 1 classes .* one sigmoid unit tells 2 classes "
+                                         r"apart.*a second class is needed"):
+        small(1, "sigmoid").fit(X, np.full(90, "yes"), verbose=0)
     model = small()
     model.fit(X, y, epochs=1, verbose=0)
     with pytest.raises(ValueError, match=r"y holds labels the model does not know: \['cat'\]"):
@@ -260,3 +267,20 @@ def test_the_course_weight_layout_gets_a_hint():
     with pytest.raises(ValueError, match=r"dense_1.W must have shape \(3, 8\); got \(8, 3\) "
                                          r"\(the course's W is \(n_out, n_in\): use W.T\)"):
         model.set_weights(weights)
+
+
+def test_a_copy_is_another_model_for_the_optimizer_ownership_check():
+    import copy
+    X, y = text_data()
+    a = small()
+    a.fit(X, y, epochs=1, verbose=0)
+    c = copy.deepcopy(a)
+    assert c.params.uid != a.params.uid and c.optimizer.owner == c.params.uid
+    c.fit(X, y, epochs=1, verbose=0)                       # its own optimizer copy: fine
+    with pytest.raises(ValueError, match="already holds the state of another model"):
+        c.fit(X, y, optimizer=a.optimizer, verbose=0)
+
+
+def test_a_huge_integer_is_a_parameter_error_not_an_overflow():
+    with pytest.raises(fn.checks.ParameterError, match="learning_rate must be a finite number"):
+        fn.Adam(10 ** 400)

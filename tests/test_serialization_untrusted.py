@@ -368,3 +368,30 @@ def test_saves_killed_with_sigkill_leave_nothing_after_the_next_save(tmp_path):
     fn.load_model(tmp_path / "m.fnn")                     # whatever was last renamed is whole
     fn.Sequential([fn.Dense(2)], input_dim=3, seed=0).save(tmp_path / "m.fnn")
     assert leftovers(tmp_path) == []
+
+
+def test_an_npy_header_length_of_4_gb_is_refused_before_reading_it(model_file, tmp_path):
+    # a version 2.0 .npy header length is 4 bytes: numpy reads that many bytes
+    # before it checks them; a 1 MB deflated entry held 1 GB of spaces
+    src, _ = model_file
+    entries = hostile.entries_of(src)
+
+    def bomb(f):
+        f.write(b"\x93NUMPY\x02\x00" + (0xFFFFFFF0).to_bytes(4, "little"))
+        chunk = b" " * (1 << 20)
+        for _ in range(64):
+            f.write(chunk)
+    entries["__fastnn__"] = bomb
+    bad = tmp_path / "bomb.fnn"
+    hostile.write_entries(bad, entries, compress={"__fastnn__"})
+    assert_refused(bad, r"declares an .npy header of 4294967280 bytes \(at most 10000\)",
+                   limit=2 * MB)
+
+
+def test_a_header_integer_of_5000_digits_is_a_model_file_error(model_file, tmp_path):
+    src, _ = model_file
+    entries = hostile.entries_of(src)
+    text = json.dumps(hostile._header(entries)).replace('"epoch": 1', '"epoch": ' + "9" * 5000)
+    bad = tmp_path / "digits.fnn"
+    hostile.write_entries(bad, hostile.with_header(entries, text))
+    assert_refused(bad, "has a corrupt header")
