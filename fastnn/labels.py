@@ -13,7 +13,7 @@ gets (range, shape, finiteness) as for any numeric targets.
 """
 import numpy as np
 
-__all__ = ["encode", "is_text", "text_classes"]
+__all__ = ["encode", "is_text", "text_classes", "declared_classes"]
 
 
 def is_text(y):
@@ -90,3 +90,44 @@ def _show(values, most=10):
     values = [str(v) for v in values]
     more = f", ... ({len(values)} in all)" if len(values) > most else ""
     return "[" + ", ".join(repr(v) for v in values[:most]) + more + "]"
+
+
+def declared_classes(classes, model, loss, func):
+    """The text classes a ``partial_fit`` call trains on (None: class indices).
+
+    scikit-learn's semantics: a classifier's first call names every class
+    it will ever see (a chunk may lack some); later calls may repeat them,
+    and must then name the same ones."""
+    first = model.step == 0 and model.classes_ is None
+    if not loss.classification:
+        if classes is not None:
+            raise ValueError(f"{func}: classes is for classifiers; this model's output is "
+                             f"{model.output_layer.activation}")
+        return None
+    if classes is None:
+        if first:
+            raise ValueError(f"{func}: the first call must name every class the model will see, "
+                             f"classes=[...] (a chunk may not hold them all)")
+        return model.classes_
+    given = np.asarray(classes)
+    if given.ndim != 1 or given.size == 0 or len(np.unique(given)) != given.size:
+        raise ValueError(f"{func}: classes must be a list of distinct labels; got {classes!r:.100}")
+    if is_text(given):
+        names = text_classes(given)
+        if model.classes_ is not None and list(names) != list(model.classes_):
+            raise ValueError(f"{func}: classes {_show(names)} differ from the first call's "
+                             f"{_show(model.classes_)}")
+        binary = loss.name == "binary_crossentropy"
+        needed = 2 if binary else model.output_dim
+        if len(names) != needed:
+            raise ValueError(f"{func}: {len(names)} classes for an output of {model.output_dim} "
+                             f"unit{'s' if model.output_dim > 1 else ''}: it needs {needed}")
+        return names
+    if model.classes_ is not None:
+        raise ValueError(f"{func}: this model answers in the labels {_show(model.classes_)}; "
+                         f"give classes in those labels")
+    n = 2 if loss.name == "binary_crossentropy" else model.output_dim
+    if given.dtype.kind not in "iu" or sorted(given.tolist()) != list(range(n)):
+        raise ValueError(f"{func}: integer classes are the output's class indices 0..{n - 1}; "
+                         f"got {_show(given)} (text labels name classes of their own)")
+    return None

@@ -205,6 +205,23 @@ class Sequential:
             shuffle=shuffle, record_batch_loss=record_batch_loss,
             record_grad_norms=record_grad_norms, augment=augment, image_shape=image_shape).run()
 
+    def partial_fit(self, X, y, classes=None, *, loss=None, optimizer=None, batch_size=64,
+                    l2=0.0, l1=0.0, shuffle=True):
+        """Train on one chunk of the data: one pass over (X, y) in mini-batches,
+        for data that arrives in parts or does not fit in memory at once.
+
+        classes : every label the model will see; required on the first call
+            of a classifier (a chunk may lack some), as in scikit-learn.
+            Text labels become ``classes_``; integer classes must be the class
+            indices 0..k-1.  Labels outside them are refused.
+        The optimizer's state and the counters carry over between calls: each
+        call counts as one epoch (for learning-rate schedules).  There are no
+        callbacks: early stopping is the caller's, between calls.  Returns the
+        History of the pass."""
+        return training.Fit(self, X, y, loss=loss, optimizer=optimizer, epochs=1,
+                            batch_size=batch_size, l2=l2, l1=l1, verbose=0, shuffle=shuffle,
+                            func="partial_fit", classes=classes).run()
+
     def seed_dropout(self, count, stream=0):
         """Give every Dropout layer a distinct 64-bit seed for this ``count``
         (training step, or training-mode call in stream 1), from the model

@@ -39,8 +39,10 @@ class Fit:
     def __init__(self, model, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=64,
                  l2=0.0, l1=0.0, validation_data=None, callbacks=None, verbose=1,
                  shuffle=True, record_batch_loss=False, record_grad_norms=False, augment=None,
-                 image_shape=None):
-        func = "fit"
+                 image_shape=None, func="fit", classes=None):
+        # func "partial_fit": one pass over a chunk, ``classes`` its labels'
+        # universe (required on the first call of a classifier)
+        self.func = func
         self.model = model
         self.epochs = checks.check_int(epochs, "epochs", func, 1)
         if batch_size is not None:
@@ -65,7 +67,10 @@ class Fit:
         if model.normalizer is None:
             _warn_if_unnormalized(self.X, func)
         self.augment = self._check_augment(augment, image_shape, X_arr, func)
-        y, self.classes = labels.encode(y, self.X.shape[0], model.classes_, self.loss.name,
+        known = model.classes_
+        if func == "partial_fit":
+            known = labels.declared_classes(classes, model, self.loss, func)
+        y, self.classes = labels.encode(y, self.X.shape[0], known, self.loss.name,
                                         model.output_dim, func,
                                         X_arr.shape[-1] if X_arr.ndim == 2 else None)
         self.targets = self.loss.targets(y, self.X.shape[0], model.output_dim, model.dtype, func)
@@ -127,11 +132,11 @@ class Fit:
         bounds = [(lo, min(lo + size, m)) for lo in range(0, m, size)]
         has_bn = any(isinstance(layer, BatchNorm) for layer in self.model.layers)
         if has_bn and bounds[0][1] - bounds[0][0] == 1:
-            raise ValueError("fit: BatchNorm needs mini-batches of at least 2 rows; "
+            raise ValueError(f"{self.func}: BatchNorm needs mini-batches of at least 2 rows; "
                              f"got batch_size={batch_size} with {m} examples")
         if has_bn and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
             bounds.pop()      # one row has no batch variance
-            warnings.warn(f"fit: {m} rows in mini-batches of {size} leave a last batch of one "
+            warnings.warn(f"{self.func}: {m} rows in mini-batches of {size} leave a last batch of one "
                           f"row, which has no batch variance for BatchNorm; that row (a different "
                           f"one each epoch when shuffling) is left out of every epoch", UserWarning,
                           stacklevel=4)
