@@ -40,11 +40,64 @@ def _converted(X, dtype, func):
     return out
 
 
+_BLOCK_ROWS = 8192      # rows converted at a time from a memory-mapped X
+
+
+class MappedRows:
+    """A memory-mapped X (``np.memmap``, ``np.load(mmap_mode="r")``) read a
+    block of rows at a time: converted to the model's dtype and normalized
+    per block, never copied whole.  Slicing (``X[lo:hi]``, ``X[::k]``)
+    gives converted rows; ``take(idx, out)`` gathers rows for a mini-batch.
+
+    Only a map that needs converting (another dtype, a normalizer) is
+    wrapped: a map of the model's dtype is read in place, like any array."""
+
+    def __init__(self, X, dtype, normalizer):
+        self.source, self.dtype, self.normalizer = X, np.dtype(dtype), normalizer
+        self.shape = X.shape
+        self.ndim = 2
+
+    def __len__(self):
+        return self.shape[0]
+
+    def _convert(self, rows):
+        rows = np.asarray(rows)
+        if self.normalizer is not None:
+            rows = self.normalizer.transform(rows)
+        return np.ascontiguousarray(rows, dtype=self.dtype)
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice):
+            raise TypeError("MappedRows: index with a slice of rows, or use take()")
+        return self._convert(self.source[key])
+
+    def take(self, idx, out):
+        """Rows ``idx`` (in that order) into ``out``, converted."""
+        # the map's pages are read in order: sorted row numbers, then put back
+        order = np.argsort(idx, kind="stable")
+        rows = self._convert(self.source[idx[order]])
+        out[order] = rows
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        # every row at once: for the few paths that need one array
+        return self._convert(self.source).astype(dtype or self.dtype, copy=False)
+
+    def check(self, func):
+        """Finite after conversion, block by block (never the whole map at once)."""
+        for lo in range(0, self.shape[0], _BLOCK_ROWS):
+            block = self.source[lo:lo + _BLOCK_ROWS]
+            _converted(np.asarray(block), self.dtype, func)
+        return self
+
+
 def check_X(X, func, n_features=None, dtype=np.float32, normalizer=None):
     """X as a model computes on it: numeric, 2-D (m examples, n features) or
     images (m, H, W[, C]) flattened to rows, not empty, ``n_features`` wide
     (when given), finite, C-contiguous in ``dtype``, through ``normalizer``
-    (when given).  ``func`` names the caller in errors."""
+    (when given).  ``func`` names the caller in errors.  A memory-mapped X
+    that needs converting comes back as ``MappedRows``, read block by block."""
+    mapped = isinstance(X, np.memmap)
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":
         raise TypeError(f"{func}: X must be numeric; got dtype {X.dtype}")
@@ -61,6 +114,9 @@ def check_X(X, func, n_features=None, dtype=np.float32, normalizer=None):
                 "per row)" if X.shape[0] == n_features else "")
         raise ValueError(f"{func}: X must have {n_features} features (columns); "
                          f"got {X.shape[1]}{hint}")
+    if mapped and (X.dtype != dtype or normalizer is not None):
+        # converting or normalizing would copy the whole map into memory
+        return MappedRows(X, dtype, normalizer).check(func)
     X = _converted(X, dtype, func)
     if normalizer is not None:
         X = np.ascontiguousarray(normalizer.transform(X), dtype=dtype)

@@ -253,7 +253,7 @@ class Sequential:
         # apart from the training steps'
         self._calls += 1
         self.seed_dropout(self._calls, stream=1)
-        A = X
+        A = np.asarray(X)                # a memory-mapped X (data.MappedRows) whole
         for layer in self.layers:
             A = layer.forward(A, True)
         # in training mode the output layer stops at its logits (fused with the loss)

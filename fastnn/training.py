@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 from fastnn import callbacks as callbacks_mod
-from fastnn import checks, labels, losses, ops
+from fastnn import checks, data, labels, losses, ops
 from fastnn.layers import BatchNorm, Dense
 from fastnn import optim
 from fastnn.optim import Adam
@@ -284,7 +284,10 @@ class Fit:
             ws = self._workspaces[("gather", k)] = (
                 np.empty((k, X.shape[1]), X.dtype), np.empty((k,) + targets.shape[1:], targets.dtype))
         idx = order[lo:hi]
-        ops.gather_rows(X, idx, out=ws[0])
+        if isinstance(X, data.MappedRows):
+            X.take(idx, out=ws[0])             # read from the map, converted
+        else:
+            ops.gather_rows(X, idx, out=ws[0])
         ops.gather_rows(targets, idx, out=ws[1])
         return ws
 
