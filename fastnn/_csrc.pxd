@@ -65,14 +65,15 @@ cdef extern from "dense.h" nogil:
 
 cdef extern from "loss.h" nogil:
     int fnn_softmax_xent_labels(const fnn_exec *ex, int dtype, const void *Z,
-                                const int64_t *labels, void *dZ, Py_ssize_t m, Py_ssize_t k,
-                                double *loss)
+                                const int64_t *labels, const void *w, void *dZ,
+                                Py_ssize_t m, Py_ssize_t k, double *loss)
     int fnn_softmax_xent_probs(const fnn_exec *ex, int dtype, const void *Z, const void *Y,
-                               void *dZ, Py_ssize_t m, Py_ssize_t k, double *loss)
+                               const void *w, void *dZ, Py_ssize_t m, Py_ssize_t k,
+                               double *loss)
     int fnn_sigmoid_xent(const fnn_exec *ex, int dtype, const void *Z, const void *Y,
-                         void *dZ, Py_ssize_t m, Py_ssize_t k, double *loss)
-    int fnn_mse(const fnn_exec *ex, int dtype, const void *P, const void *Y, void *dP,
-                Py_ssize_t m, Py_ssize_t k, double *loss)
+                         const void *w, void *dZ, Py_ssize_t m, Py_ssize_t k, double *loss)
+    int fnn_mse(const fnn_exec *ex, int dtype, const void *P, const void *Y, const void *w,
+                void *dP, Py_ssize_t m, Py_ssize_t k, double *loss)
     int fnn_sum_squares(const fnn_exec *ex, int dtype, const void *x, Py_ssize_t n,
                         double *result)
 

@@ -19,6 +19,9 @@ cpdef tuple dense_backward_args(object dA, object Z, object A_prev, object W,
                                 object out, object workspace, object negative_slope)
 cpdef tuple loss_args(object Z, object y, int target_kind, bint compute_grad, object out,
                       str func, bint check_range=*)
+cpdef cnp.ndarray sample_weight_args(object sample_weight, cnp.ndarray z, object dZ, str func,
+                                     bint check_values=*)
+cpdef check_weight_values(cnp.ndarray w, str func)
 cpdef tuple activation_args(object Z, object dA, object activation, object out,
                             object negative_slope, str func)
 cpdef tuple batchnorm_forward_args(object Z, object gamma, object beta, object eps,

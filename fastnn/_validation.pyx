@@ -330,6 +330,56 @@ cpdef tuple loss_args(object Z, object y, int target_kind, bint compute_grad, ob
     return z, t, dZ
 
 
+cpdef cnp.ndarray sample_weight_args(object sample_weight, cnp.ndarray z, object dZ, str func,
+                                     bint check_values=True):
+    """Checked sample weights of a loss over the rows of z, or None (no weights).
+
+    A 1-D C-contiguous array of z's dtype with one weight per row, apart from
+    the output dZ; with check_values, every weight finite and >= 0 and their
+    sum positive and finite.  check_values=False leaves the values to the C
+    kernel, which checks them while it sums them (one pass instead of three
+    here; its caller then calls this again to say which weight is wrong).
+    """
+    if sample_weight is None:
+        return None
+    cdef str zname = "P" if func == "mean_squared_error" else "Z"
+    cdef cnp.ndarray w = check_array(sample_weight, "sample_weight", func, 1, z.dtype)
+    cdef Py_ssize_t m = z.shape[0]
+    if w.shape[0] != m:
+        raise ValueError(f"{func}: sample_weight must have one weight per row of {zname}, "
+                         f"shape ({m},); got shape {(<object>w).shape}")
+    if dZ is not None:
+        _check_disjoint((w, dZ), ("sample_weight", "output d" + zname), func)
+    if check_values:
+        check_weight_values(w, func)
+    return w
+
+
+cpdef check_weight_values(cnp.ndarray w, str func):
+    """Raise unless every weight of w is finite and >= 0 and their sum positive
+    and finite, naming the first weight that is not."""
+    cdef object total
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(w, dtype=np.float64)
+        if math.isfinite(total) and total > 0 and w.min() >= 0:
+            return
+        finite = np.isfinite(w)
+    cdef Py_ssize_t bad
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise ValueError(f"{func}: sample_weight must be finite; got {w[bad].item()!r} "
+                         f"at index {bad}")
+    if w.min() < 0:
+        bad = int(np.flatnonzero(w < 0)[0])
+        raise ValueError(f"{func}: sample_weight must be >= 0; got {w[bad].item()!r} "
+                         f"at index {bad}")
+    if not total > 0:
+        raise ValueError(f"{func}: sample_weight must have a positive sum (some weight > 0); "
+                         f"got all {w.shape[0]} weights 0")
+    raise ValueError(f"{func}: sample_weight must have a finite sum; got {float(total)!r} "
+                     f"(the largest weight is {w.max().item()!r})")
+
+
 cpdef tuple activation_args(object Z, object dA, object activation, object out,
                             object negative_slope, str func):
     """Checked (Z, dA or None, activation code, slope, output buffer) of an

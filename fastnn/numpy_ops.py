@@ -14,7 +14,8 @@ from fastnn._validation import (ACTIVATIONS, BatchNormCache, activation_args, ad
                                 bad_index_error, batchnorm_backward_args, batchnorm_forward_args,
                                 dense_backward_args, dense_forward_args, dropout_backward_args,
                                 dropout_forward_args, gather_rows_args, loss_args,
-                                momentum_step_args, rmsprop_step_args, sgd_step_args)
+                                momentum_step_args, rmsprop_step_args, sample_weight_args,
+                                sgd_step_args)
 
 __all__ = [
     "dense_forward",
@@ -142,36 +143,62 @@ def _one_hot(t, k, dtype):
     return Y
 
 
-def softmax_cross_entropy(Z, y, *, compute_grad=True, out=None):
+def _row_weights(w):
+    """(w as a column, sum(w)) of checked sample weights, or (None, None).
+    The sum is a Python float, so dividing a float32 array by it stays
+    float32 (NumPy's weak scalars), as dividing by m does; with every weight
+    1 it is m, and each product by 1 is exact: the unweighted bits."""
+    if w is None:
+        return None, None
+    return w[:, None], float(np.add.reduce(w, dtype=np.float64))
+
+
+def softmax_cross_entropy(Z, y, *, compute_grad=True, out=None, sample_weight=None):
     """NumPy twin of fastnn.ops.softmax_cross_entropy."""
     Z, t, dZ = loss_args(Z, y, 0, compute_grad, out, "softmax_cross_entropy")
+    w, total = _row_weights(sample_weight_args(sample_weight, Z, dZ, "softmax_cross_entropy"))
     m, k = Z.shape
     Y = _one_hot(t, k, Z.dtype)
     shifted = Z - Z.max(axis=1, keepdims=True)
     log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = float(-(Y * (shifted - log_sum)).sum() / m)
+    if w is None:
+        loss = float(-(Y * (shifted - log_sum)).sum() / m)
+    else:
+        loss = float(-(Y * (shifted - log_sum) * w).sum() / total)
     if dZ is not None:
-        dZ[...] = (np.exp(shifted - log_sum) * Y.sum(axis=1, keepdims=True) - Y) / m
+        g = np.exp(shifted - log_sum) * Y.sum(axis=1, keepdims=True) - Y
+        dZ[...] = g / m if w is None else g * w / total
     return loss, dZ
 
 
-def sigmoid_cross_entropy(Z, y, *, compute_grad=True, out=None):
+def sigmoid_cross_entropy(Z, y, *, compute_grad=True, out=None, sample_weight=None):
     """NumPy twin of fastnn.ops.sigmoid_cross_entropy."""
     Z, Y, dZ = loss_args(Z, y, 1, compute_grad, out, "sigmoid_cross_entropy")
+    w, total = _row_weights(sample_weight_args(sample_weight, Z, dZ, "sigmoid_cross_entropy"))
     m = Z.shape[0]
-    loss = float((np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))).sum() / m)
+    per_element = np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))
+    if w is None:
+        loss = float(per_element.sum() / m)
+    else:
+        loss = float((per_element * w).sum() / total)
     if dZ is not None:
-        dZ[...] = (_sigmoid(Z) - Y) / m
+        g = _sigmoid(Z) - Y
+        dZ[...] = g / m if w is None else g * w / total
     return loss, dZ
 
 
-def mean_squared_error(P, y, *, compute_grad=True, out=None):
+def mean_squared_error(P, y, *, compute_grad=True, out=None, sample_weight=None):
     """NumPy twin of fastnn.ops.mean_squared_error."""
     P, Y, dP = loss_args(P, y, 2, compute_grad, out, "mean_squared_error")
+    w, total = _row_weights(sample_weight_args(sample_weight, P, dP, "mean_squared_error"))
     diff = P - Y
-    loss = float(np.mean(diff.astype(np.float64) ** 2))
+    if w is None:
+        loss = float(np.mean(diff.astype(np.float64) ** 2))
+    else:
+        n = total * P.shape[1]
+        loss = float(np.sum(diff.astype(np.float64) ** 2 * w) / n)
     if dP is not None:
-        dP[...] = 2 * diff / diff.size
+        dP[...] = 2 * diff / diff.size if w is None else 2 * diff * w / n
     return loss, dP
 
 

@@ -25,7 +25,8 @@ Sections (append new kernel families at the end, each under its own header):
   1. Helpers
   2. Activations and their derivatives
   3. Dense layer (forward, backward)
-  4. Losses (softmax / sigmoid cross-entropy, mean squared error)
+  4. Losses (softmax / sigmoid cross-entropy, mean squared error; optional
+     sample weights)
   5. Finite differences
   6. Batch norm (training forward, backward, inference, running averages)
   7. Dropout (the SplitMix64 mask, forward, backward)
@@ -209,48 +210,70 @@ def _class_targets(y, k):
     return one_hot(y, k) if y.ndim == 1 else _f64(y)
 
 
-def softmax_cross_entropy(Z, y):
+def _sample_weights(sample_weight, m):
+    """(m,) float64 weights s_i (all 1 when None) and their sum.
+
+    With weights the cost is scikit-learn's MLP definition: the weighted mean
+    sum_i s_i loss_i / sum(s) of the row losses, so row i's gradient is
+    s_i / sum(s) times the gradient of loss_i (1/m each when all s_i = 1)."""
+    s = np.ones(m) if sample_weight is None else _f64(sample_weight).reshape(m)
+    return s, float(s.sum())
+
+
+def softmax_cross_entropy(Z, y, sample_weight=None):
     """(loss, dZ): mean over rows of -sum_j Y_ij log softmax(Z)_ij.
 
     y: integer labels (m,) or (m, k) one-hot / probability rows.
     log softmax(Z)_ij = z_ij - logsumexp_i, so the row loss is
     sum_j Y_ij (logsumexp_i - z_ij), and its gradient with respect to z_ij,
     divided by m for the mean, is (softmax_ij * sum_j Y_ij - Y_ij) / m.
+    sample_weight s: loss = sum_i s_i loss_i / sum(s),
+    dZ_i = s_i / sum(s) * (softmax_i * sum_j Y_ij - Y_i).
     """
     Z = _f64(Z)
     m, k = Z.shape
     Y = _class_targets(y, k)
+    s, total = _sample_weights(sample_weight, m)
     log_p = Z - _logsumexp_rows(Z)
-    loss = float(-(Y * log_p).sum() / m)
-    dZ = (softmax(Z) * Y.sum(axis=1, keepdims=True) - Y) / m
+    row_loss = -(Y * log_p).sum(axis=1)
+    loss = float((s * row_loss).sum() / total)
+    dZ = (s / total)[:, None] * (softmax(Z) * Y.sum(axis=1, keepdims=True) - Y)
     return loss, dZ
 
 
-def sigmoid_cross_entropy(Z, y):
+def sigmoid_cross_entropy(Z, y, sample_weight=None):
     """(loss, dZ): binary cross-entropy of sigmoid(Z), summed over the k
     columns of a row and averaged over the m rows.
 
     Per element: -(y log s + (1 - y) log(1 - s)) with s = sigmoid(z).  Since
     -log s = softplus(-z) and -log(1 - s) = softplus(z), this is
     y softplus(-z) + (1 - y) softplus(z), softplus(x) = logaddexp(0, x).
-    dZ = (sigmoid(Z) - Y) / m.
+    dZ = (sigmoid(Z) - Y) / m.  sample_weight s: the row sums are averaged
+    with weights s_i / sum(s), and dZ_i = s_i / sum(s) * (sigmoid(Z_i) - Y_i).
     """
     Z = _f64(Z)
     m = Z.shape[0]
     Y = _f64(y).reshape(Z.shape)
+    s, total = _sample_weights(sample_weight, m)
     per_element = Y * np.logaddexp(0.0, -Z) + (1.0 - Y) * np.logaddexp(0.0, Z)
-    loss = float(per_element.sum() / m)
-    dZ = (sigmoid(Z) - Y) / m
+    loss = float((s * per_element.sum(axis=1)).sum() / total)
+    dZ = (s / total)[:, None] * (sigmoid(Z) - Y)
     return loss, dZ
 
 
-def mean_squared_error(P, y):
-    """(loss, dP): mean of (P - Y)^2 over all m*k elements; dP = 2 (P - Y) / (m k)."""
+def mean_squared_error(P, y, sample_weight=None):
+    """(loss, dP): mean of (P - Y)^2 over all m*k elements; dP = 2 (P - Y) / (m k).
+
+    sample_weight s: the weighted mean over rows of each row's mean,
+    sum_i s_i mean_j (P_ij - Y_ij)^2 / sum(s); dP_i = 2 s_i (P_i - Y_i) / (k sum(s)).
+    """
     P = _f64(P)
     m, k = P.shape
     Y = _f64(y).reshape(P.shape)
-    loss = float(((P - Y) ** 2).sum() / (m * k))
-    dP = 2.0 * (P - Y) / (m * k)
+    s, total = _sample_weights(sample_weight, m)
+    row_mean = ((P - Y) ** 2).mean(axis=1)
+    loss = float((s * row_mean).sum() / total)
+    dP = 2.0 * (s / total)[:, None] * (P - Y) / k
     return loss, dP
 
 
