@@ -133,7 +133,7 @@ def _float64_copy(model):
 
 
 def gradient_check(model, X, y, loss=None, l2=0.0, l1=0.0, epsilon=1e-7, threshold=1e-7,
-                   max_coordinates=None, seed=0):
+                   max_coordinates=None, seed=0, sample_weight=None):
     """Check the model's backpropagation on (X, y) by centred differences.
 
     loss, l2, l1 : as in ``fit`` (loss None: from the output activation).
@@ -161,15 +161,17 @@ def gradient_check(model, X, y, loss=None, l2=0.0, l1=0.0, epsilon=1e-7, thresho
     loss_obj = losses.get(loss if loss is not None else model.loss, net.output_layer.activation)
     y, _ = labels.encode(y, Xc.shape[0], model.classes_, loss_obj.name, net.output_dim, func)
     targets = loss_obj.targets(y, Xc.shape[0], net.output_dim, net.dtype, func)
+    weights = labels.example_weights(sample_weight, None, targets, model.classes_, loss_obj.name,
+                                     net.dtype, func)
     if any(layer.kind == "batchnorm" for layer in net.layers) and Xc.shape[0] < 2:
         raise ValueError(f"{func}: a model with BatchNorm needs at least 2 rows of X")
 
     def cost():
         data_loss, reg_loss, _ = training.forward_backward(net, Xc, targets, loss_obj, l2, l1,
-                                                           backward=False)
+                                                           backward=False, sample_weight=weights)
         return data_loss + reg_loss
 
-    training.forward_backward(net, Xc, targets, loss_obj, l2, l1)
+    training.forward_backward(net, Xc, targets, loss_obj, l2, l1, sample_weight=weights)
     theta = net.params.flat()
     exact = np.array(net.params.flat_grad(), copy=True)
 

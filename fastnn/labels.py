@@ -13,7 +13,7 @@ gets (range, shape, finiteness) as for any numeric targets.
 """
 import numpy as np
 
-__all__ = ["encode", "is_text", "text_classes", "declared_classes"]
+__all__ = ["encode", "is_text", "text_classes", "declared_classes", "example_weights"]
 
 
 def is_text(y):
@@ -131,3 +131,90 @@ def declared_classes(classes, model, loss, func):
         raise ValueError(f"{func}: integer classes are the output's class indices 0..{n - 1}; "
                          f"got {_show(given)} (text labels name classes of their own)")
     return None
+
+
+def example_weights(sample_weight, class_weight, targets, classes, loss_name, dtype, func):
+    """Per-example weights for the loss: ``sample_weight`` times the weight
+    of each example's class (``class_weight``: {label: weight} or
+    "balanced", scikit-learn's n_samples / (n_classes * bincount(y))), in
+    the model's dtype; None when neither is given.
+
+    targets : the encoded targets (class indices, one-hot rows, or one 0/1
+    column for a sigmoid unit); classes : the model's text classes or None."""
+    m = targets.shape[0]
+    weights = None
+    if sample_weight is not None:
+        w = np.asarray(sample_weight)
+        if w.dtype.kind not in "biuf" or w.dtype.kind == "b":
+            raise TypeError(f"{func}: sample_weight must hold numbers; got dtype {w.dtype}")
+        if w.shape != (m,):
+            raise ValueError(f"{func}: sample_weight must have one weight per example, shape "
+                             f"({m},); got {w.shape}")
+        w = w.astype(np.float64)
+        if not np.all(np.isfinite(w)):
+            raise ValueError(f"{func}: sample_weight contains NaN or Inf")
+        if np.any(w < 0):
+            raise ValueError(f"{func}: sample_weight must be >= 0; got {w.min():g} at index "
+                             f"{int(np.argmin(w))}")
+        weights = w
+    if class_weight is not None:
+        index = _class_index(targets, loss_name, func)
+        per_class = _class_weights(class_weight, index, classes, func)
+        cw = per_class[index]
+        weights = cw if weights is None else weights * cw
+    if weights is None:
+        return None
+    if not weights.sum() > 0:
+        raise ValueError(f"{func}: the example weights sum to 0: no example would count")
+    return np.ascontiguousarray(weights, dtype=dtype)
+
+
+def _class_index(targets, loss_name, func):
+    if loss_name == "categorical_crossentropy":
+        return targets if targets.ndim == 1 else targets.argmax(axis=1)
+    if loss_name == "binary_crossentropy" and targets.shape[1] == 1:
+        return (targets[:, 0] > 0.5).astype(np.int64)
+    raise ValueError(f"{func}: class_weight needs one class per example (softmax, or one "
+                     f"sigmoid unit); this model's targets have {targets.shape[1]} columns"
+                     if loss_name == "binary_crossentropy" else
+                     f"{func}: class_weight is for classifiers, not {loss_name}")
+
+
+def _class_weights(class_weight, index, classes, func):
+    """The weight of each class index, from a dict or "balanced"."""
+    n = int(index.max()) + 1 if classes is None else len(classes)
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(f"{func}: class_weight must be a dict {{label: weight}} or "
+                             f"'balanced'; got {class_weight!r}")
+        counts = np.bincount(index, minlength=n).astype(np.float64)
+        present = counts > 0
+        per_class = np.ones(n)
+        per_class[present] = len(index) / (present.sum() * counts[present])
+        return per_class
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"{func}: class_weight must be a dict {{label: weight}} or 'balanced'; "
+                        f"got {type(class_weight).__name__}")
+    per_class = np.ones(max(n, 1))
+    for label, weight in class_weight.items():
+        if classes is not None:
+            if str(label) not in set(classes.tolist()):
+                raise ValueError(f"{func}: class_weight names {label!r}, which is not one of the "
+                                 f"classes {_show(classes)}")
+            k = int(np.searchsorted(classes, str(label)))
+        else:
+            if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)):
+                raise ValueError(f"{func}: class_weight keys are class indices (integers) for "
+                                 f"integer labels; got {label!r}")
+            k = int(label)
+            if k < 0:
+                raise ValueError(f"{func}: class_weight names class {k}, which is not a class "
+                                 f"index")
+            if k >= len(per_class):
+                per_class = np.concatenate([per_class, np.ones(k + 1 - len(per_class))])
+        if (isinstance(weight, (bool, np.bool_)) or not isinstance(weight, (int, float, np.number))
+                or not np.isfinite(weight) or weight < 0):
+            raise ValueError(f"{func}: class_weight[{label!r}] must be a finite number >= 0; "
+                             f"got {weight!r}")
+        per_class[k] = float(weight)
+    return per_class

@@ -25,9 +25,12 @@ class Loss:
         self.activation = activation
         self.classification = classification
 
-    def __call__(self, Z, y, compute_grad=True, out=None):
-        """(mean loss, dZ) from the output layer's pre-activation Z."""
-        return self.kernel(Z, y, compute_grad=compute_grad, out=out)
+    def __call__(self, Z, y, compute_grad=True, out=None, sample_weight=None):
+        """(mean loss, dZ) from the output layer's pre-activation Z; with
+        ``sample_weight``, the weighted mean sum(s_i loss_i) / sum(s)."""
+        if sample_weight is None:
+            return self.kernel(Z, y, compute_grad=compute_grad, out=out)
+        return self.kernel(Z, y, compute_grad=compute_grad, out=out, sample_weight=sample_weight)
 
     def targets(self, y, m, n_out, dtype, func="fit"):
         """Targets of m rows in the form the kernel takes, checked once per fit.
@@ -77,15 +80,21 @@ class Loss:
                              f"{y.min()} to {y.max()}")
         return in_model_dtype(y)
 
-    def correct(self, Z, y):
-        """Number of correct predictions from the logits Z (classification)."""
+    def correct(self, Z, y, sample_weight=None):
+        """Number of correct predictions from the logits Z (classification);
+        with ``sample_weight``, the sum of the weights of the correct ones."""
         if self.name == "categorical_crossentropy":
             pred = Z.argmax(axis=1)
             truth = y if y.ndim == 1 else y.argmax(axis=1)
-            return int(np.count_nonzero(pred == truth))
+            hits = pred == truth
+            if sample_weight is None:
+                return int(np.count_nonzero(hits))
+            return float(np.dot(hits, sample_weight))
         # sigmoid(z) > 0.5 exactly when z > 0; each output counts once
         hits = (Z > 0) == (y > 0.5)
-        return float(np.count_nonzero(hits)) / Z.shape[1]
+        if sample_weight is None:
+            return float(np.count_nonzero(hits)) / Z.shape[1]
+        return float(np.dot(hits.mean(axis=1), sample_weight))
 
 
 LOSSES = {

@@ -170,7 +170,8 @@ class Sequential:
     # ------------------------------------------------------------ training
     def fit(self, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=64, l2=0.0, l1=0.0,
             validation_data=None, callbacks=None, verbose=1, shuffle=True,
-            record_batch_loss=False, record_grad_norms=False, augment=None, image_shape=None):
+            record_batch_loss=False, record_grad_norms=False, augment=None, image_shape=None,
+            sample_weight=None, class_weight=None):
         """Train on (X, y) with mini-batch gradient descent; return a History.
 
         loss : "categorical_crossentropy" (softmax output; y integer labels
@@ -195,6 +196,13 @@ class Sequential:
             ``history.batch_loss``.
         record_grad_norms : keep, per epoch, the mean norm of each Dense
             layer's dW in ``history.grad_norms`` (vanishing/exploding gradients).
+        sample_weight : a weight per example (>= 0): the cost becomes
+            sum(s_i loss_i) / sum(s) + (l2 / 2 sum(s)) ||W||^2, scikit-learn's
+            MLP objective; integer weights train as repeated rows, 0 as a
+            dropped row.  History's loss and accuracy are weighted too.
+        class_weight : {label: weight} or "balanced" (n_samples / (n_classes
+            * count of the class)): multiplies each example's weight.
+        validation_data may carry its own weights: (X_dev, y_dev, w_dev).
         augment : a fastnn.augment transform applied to every training
             mini-batch (never to validation data); X must then be images
             (m, H, W[, C]) or rows with ``image_shape=(H, W[, C])``.
@@ -203,10 +211,11 @@ class Sequential:
             self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
             l2=l2, l1=l1, validation_data=validation_data, callbacks=callbacks, verbose=verbose,
             shuffle=shuffle, record_batch_loss=record_batch_loss,
-            record_grad_norms=record_grad_norms, augment=augment, image_shape=image_shape).run()
+            record_grad_norms=record_grad_norms, augment=augment, image_shape=image_shape,
+            sample_weight=sample_weight, class_weight=class_weight).run()
 
     def partial_fit(self, X, y, classes=None, *, loss=None, optimizer=None, batch_size=64,
-                    l2=0.0, l1=0.0, shuffle=True):
+                    l2=0.0, l1=0.0, shuffle=True, sample_weight=None, class_weight=None):
         """Train on one chunk of the data: one pass over (X, y) in mini-batches,
         for data that arrives in parts or does not fit in memory at once.
 
@@ -220,7 +229,8 @@ class Sequential:
         History of the pass."""
         return training.Fit(self, X, y, loss=loss, optimizer=optimizer, epochs=1,
                             batch_size=batch_size, l2=l2, l1=l1, verbose=0, shuffle=shuffle,
-                            func="partial_fit", classes=classes).run()
+                            func="partial_fit", classes=classes, sample_weight=sample_weight,
+                            class_weight=class_weight).run()
 
     def seed_dropout(self, count, stream=0):
         """Give every Dropout layer a distinct 64-bit seed for this ``count``
@@ -284,18 +294,21 @@ class Sequential:
             return self._forward_eval(X, logits=False)
         return index if self.classes_ is None or index.ndim != 1 else self.classes_[index]
 
-    def test_step(self, X, targets, loss_obj):
-        """{"loss", "accuracy"} of checked X and targets, in inference mode."""
+    def test_step(self, X, targets, loss_obj, sample_weight=None):
+        """{"loss", "accuracy"} of checked X and targets, in inference mode
+        (weighted means with ``sample_weight``)."""
         Z = self._forward_eval(X, logits=True)
-        data_loss, _ = loss_obj(Z, targets, compute_grad=False)
+        data_loss, _ = loss_obj(Z, targets, compute_grad=False, sample_weight=sample_weight)
         result = {"loss": data_loss}
         if loss_obj.classification:
-            result["accuracy"] = loss_obj.correct(Z, targets) / X.shape[0]
+            total = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+            result["accuracy"] = loss_obj.correct(Z, targets, sample_weight) / total
         return result
 
-    def evaluate(self, X, y, loss=None):
+    def evaluate(self, X, y, loss=None, sample_weight=None):
         """{"loss": mean data loss, "accuracy": fraction correct (classification)}
-        in inference mode.  The loss is the one of the last fit by default."""
+        in inference mode, weighted means with ``sample_weight``.  The loss is
+        the one of the last fit by default."""
         self._require_built("evaluate")
         X_arr = np.asarray(X)
         X = self.check_inputs(X_arr, "evaluate")
@@ -304,7 +317,9 @@ class Sequential:
         y, _ = labels.encode(y, X.shape[0], self.classes_, loss_obj.name, self.output_dim,
                              "evaluate", n_features=X_arr.shape[-1] if X_arr.ndim == 2 else None)
         targets = loss_obj.targets(y, X.shape[0], self.output_dim, self.dtype, "evaluate")
-        return self.test_step(X, targets, loss_obj)
+        weights = labels.example_weights(sample_weight, None, targets, self.classes_,
+                                         loss_obj.name, self.dtype, "evaluate")
+        return self.test_step(X, targets, loss_obj, sample_weight=weights)
 
     def diagnose(self, train_data, dev_data, bayes_error=0.0, tolerance=0.02):
         """Bias/variance diagnosis (fastnn.diagnose) from the classification

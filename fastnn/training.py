@@ -39,7 +39,8 @@ class Fit:
     def __init__(self, model, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=64,
                  l2=0.0, l1=0.0, validation_data=None, callbacks=None, verbose=1,
                  shuffle=True, record_batch_loss=False, record_grad_norms=False, augment=None,
-                 image_shape=None, func="fit", classes=None):
+                 image_shape=None, func="fit", classes=None, sample_weight=None,
+                 class_weight=None):
         # func "partial_fit": one pass over a chunk, ``classes`` its labels'
         # universe (required on the first call of a classifier)
         self.func = func
@@ -74,6 +75,8 @@ class Fit:
                                         model.output_dim, func,
                                         X_arr.shape[-1] if X_arr.ndim == 2 else None)
         self.targets = self.loss.targets(y, self.X.shape[0], model.output_dim, model.dtype, func)
+        self.weights = labels.example_weights(sample_weight, class_weight, self.targets,
+                                              self.classes, self.loss.name, model.dtype, func)
         self.val = self._check_validation(validation_data, func)
         self.bounds = self._batches(self.X.shape[0], batch_size)
         self._check_optimizer(func)
@@ -116,16 +119,20 @@ class Fit:
         if validation_data is None:
             return None
         vfunc = func + " (validation_data)"
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError(f"{func}: validation_data must be a pair (X_dev, y_dev)")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(f"{func}: validation_data must be (X_dev, y_dev) or (X_dev, y_dev, "
+                             f"sample_weight_dev)")
         X_dev = self.model.check_inputs(validation_data[0], vfunc)
         if X_dev.shape[1] != self.input_dim:
             raise ValueError(f"{vfunc}: X must have {self.input_dim} features (columns), as the "
                              f"training X; got {X_dev.shape[1]}")
         y_dev, _ = labels.encode(validation_data[1], X_dev.shape[0], self.classes, self.loss.name,
                                  self.model.output_dim, vfunc)
-        return X_dev, self.loss.targets(y_dev, X_dev.shape[0], self.model.output_dim,
-                                        self.model.dtype, vfunc)
+        t_dev = self.loss.targets(y_dev, X_dev.shape[0], self.model.output_dim,
+                                  self.model.dtype, vfunc)
+        w_dev = None if len(validation_data) == 2 else labels.example_weights(
+            validation_data[2], None, t_dev, self.classes, self.loss.name, self.model.dtype, vfunc)
+        return X_dev, t_dev, w_dev
 
     def _batches(self, m, batch_size):
         size = m if batch_size is None else min(batch_size, m)
@@ -207,10 +214,14 @@ class Fit:
             batches_before = len(history.batch_loss)
             for batch, (lo, hi) in enumerate(self.bounds):
                 Xb, yb = self._gather(order, lo, hi)
+                wb = None if self.weights is None else self._weights_of(order, lo, hi)
+                k = hi - lo if wb is None else float(np.sum(wb, dtype=np.float64))
+                if k == 0:
+                    continue              # a batch of weight 0 counts for nothing: no step
                 if self.augment is not None:
                     Xb = self._augmented(Xb)
                 data_loss, reg_loss, correct = train_step(model, Xb, yb, self.loss, self.l2,
-                                                          self.l1, self._dZ(Xb.shape[0]))
+                                                          self.l1, self._dZ(Xb.shape[0]), wb)
                 cost = data_loss + reg_loss
                 if self.record_batch_loss:
                     history.batch_loss.append(cost)
@@ -220,7 +231,6 @@ class Fit:
                     break
                 if self.record_grad_norms:
                     norm_sums += [np.linalg.norm(layer.dW) for layer in dense]
-                k = hi - lo
                 sums += (data_loss * k, reg_loss * k, correct)
                 rows += k
                 if model.stop_training:
@@ -243,7 +253,8 @@ class Fit:
             if self.loss.classification:
                 logs["accuracy"] = sums[2] / rows
             if self.val is not None:
-                for key, value in model.test_step(self.val[0], self.val[1], self.loss).items():
+                for key, value in model.test_step(*self.val[:2], self.loss,
+                                                  sample_weight=self.val[2]).items():
                     logs["val_" + key] = value
             logs["learning_rate"] = model.optimizer.learning_rate
             logs["time"] = time.perf_counter() - start
@@ -273,6 +284,11 @@ class Fit:
         if dZ is None:
             dZ = self._workspaces[("dZ", k)] = np.empty((k, self.model.output_dim), self.model.dtype)
         return dZ
+
+    def _weights_of(self, order, lo, hi):
+        if order is None:
+            return self.weights[lo:hi]
+        return self.weights[order[lo:hi]]
 
     def _gather(self, order, lo, hi):
         X, targets = self.X, self.targets
@@ -326,7 +342,7 @@ def _warn_if_unnormalized(X, func):
 # -- one step ----------------------------------------------------------------------
 # X and targets are already checked (``model.check_inputs``, ``loss.targets``).
 
-def train_step(model, Xb, yb, loss, l2=0.0, l1=0.0, dZ=None):
+def train_step(model, Xb, yb, loss, l2=0.0, l1=0.0, dZ=None, sample_weight=None):
     """One forward, backward and update of ``model`` on a mini-batch; returns
     (data loss, regularization loss, number correct).  A non-finite cost
     returns before the update.  (Gradients that overflow while the cost
@@ -334,27 +350,38 @@ def train_step(model, Xb, yb, loss, l2=0.0, l1=0.0, dZ=None):
     the end of the epoch, sees it, and the epoch is rolled back.)"""
     model.step += 1
     model.seed_dropout(model.step)
-    data_loss, reg_loss, correct = forward_backward(model, Xb, yb, loss, l2, l1, dZ=dZ)
+    data_loss, reg_loss, correct = forward_backward(model, Xb, yb, loss, l2, l1, dZ=dZ,
+                                                    sample_weight=sample_weight)
     if math.isfinite(data_loss + reg_loss):
         model.optimizer.step(model.params)
     return data_loss, reg_loss, correct
 
 
-def forward_backward(model, Xb, yb, loss, l2=0.0, l1=0.0, backward=True, dZ=None):
+def forward_backward(model, Xb, yb, loss, l2=0.0, l1=0.0, backward=True, dZ=None,
+                     sample_weight=None):
     """Training-mode forward pass and, when the cost is finite and
     ``backward``, the gradients of the cost into ``model.params``' gradient
     buffer.  Returns (data loss, regularization loss, number correct).
-    ``dZ``: a workspace for the output layer's gradient (made when None)."""
+    ``dZ``: a workspace for the output layer's gradient (made when None).
+
+    With ``sample_weight`` s (scikit-learn's objective): the data loss is
+    sum(s_i loss_i) / sum(s) and the penalty (l2 / 2 sum(s)) ||W||^2 + (l1 /
+    sum(s)) |W|: the weights' sum takes the place of the number of rows, and
+    "correct" sums the weights of the correct rows."""
+    m = Xb.shape[0]
+    mass = m if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
     for layer in dense:
-        layer.l2 = l2                # folded into dW by the dense backward kernel
+        # folded into dW by the dense backward kernel as (l2 / m) W
+        layer.l2 = l2 if sample_weight is None else l2 * m / mass
     A = Xb
     for layer in model.layers:
         A = layer.forward(A, True)
-    m = Xb.shape[0]
-    correct = loss.correct(A, yb) if loss.classification else 0
-    data_loss, dZ = loss(A, yb, out=np.empty_like(A) if dZ is None else dZ)
-    reg_loss = losses.regularization([layer.W for layer in dense], m, l2, l1) if (l2 or l1) else 0.0
+    correct = loss.correct(A, yb, sample_weight) if loss.classification else 0
+    data_loss, dZ = loss(A, yb, out=np.empty_like(A) if dZ is None else dZ,
+                         sample_weight=sample_weight)
+    reg_loss = (losses.regularization([layer.W for layer in dense], mass, l2, l1)
+                if (l2 or l1) else 0.0)
     if not backward or not math.isfinite(data_loss + reg_loss):
         return data_loss, reg_loss, correct
     dA = dZ
@@ -362,7 +389,7 @@ def forward_backward(model, Xb, yb, loss, l2=0.0, l1=0.0, backward=True, dZ=None
         dA = model.layers[i].backward(dA, i > 0)
     if l1:
         for layer in dense:
-            layer.dW += (l1 / m) * np.sign(layer.W)
+            layer.dW += (l1 / mass) * np.sign(layer.W)
     return data_loss, reg_loss, correct
 
 
