@@ -38,8 +38,17 @@ How scikit-learn's semantics are met on fastnn's training loop:
   Adam paper's algorithm), scikit-learn to ``sqrt(v)`` (the paper's
   "efficient" form); before every step t fastnn's epsilon is set to
   ``epsilon / sqrt(1 - beta_2^t)`` (times c), which makes the steps equal.
+- Sample weights (``fit``/``partial_fit``'s ``sample_weight``) as in
+  scikit-learn >= 1.7: every mini-batch's cost is sum(s_i loss_i) / sum(s)
+  + (alpha / 2 sum(s)) ||W||^2 over the batch (fastnn's weighted losses), the
+  early-stopping split carries the weights along and the validation score
+  is weighted; ``loss_curve_`` averages the batches' costs by their rows, as
+  scikit-learn's does.  One weight w for all samples trains unweighted with
+  the penalty divided by w.  Differences: weights must be >= 0 (scikit-learn
+  takes negative ones), and a mini-batch whose weights are all 0 takes no
+  step (scikit-learn's divides by 0 there and ends with non-finite weights).
 - With ``shuffle=False`` the result is therefore scikit-learn's to rounding
-  (the tests compare loss curves and weights to 1e-9).
+  (the tests compare loss curves and weights to 1e-9, with weights too).
 - Convergence, early stopping, ``n_iter_no_change``, ``tol``, the adaptive
   rate and ConvergenceWarning follow scikit-learn's rules epoch by epoch
   (a fastnn Callback).
@@ -52,7 +61,9 @@ every hidden Dense), ``keep_prob`` (dropout after every hidden layer; 1 keeps
 all), ``dtype`` (None follows the data: float32 trains in float32, anything
 else in float64), a ``fastnn.schedules.Schedule`` as ``learning_rate``, and
 the activation "leaky_relu" (with "sigmoid"/"linear" as fastnn's names of
-"logistic"/"identity").
+"logistic"/"identity"); MLPClassifier's ``class_weight`` ({label: weight} or
+"balanced", multiplying the sample weights as scikit-learn's other
+classifiers do).
 """
 import copy
 import math
@@ -70,7 +81,8 @@ try:
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state, column_or_1d
     from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
-    from sklearn.utils.validation import check_is_fitted, validate_data
+    from sklearn.utils.class_weight import compute_class_weight
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 except ImportError as exc:     # pragma: no cover - exercised without scikit-learn only
     raise ImportError("fastnn.sklearn needs scikit-learn (>= 1.6): pip install scikit-learn") from exc
 
@@ -102,12 +114,25 @@ class _Epochs(Callback):
     no-improvement count (training loss, or validation score with early
     stopping), the learning-rate schedule, and the stop."""
 
-    def __init__(self, est, n_train, validation):
+    def __init__(self, est, n_train, validation, weights=None, batch=None, l2=0.0,
+                 shuffle=False):
         self.est = est
         self.n_train = n_train
-        self.validation = validation          # (X_val, y_val) or None
+        self.validation = validation          # (X_val, y_val, sample_weight_val) or None
         self.converged = False
         self.diverged = False
+        # per-sample weights: fastnn averages an epoch's batch costs by their
+        # weights' sums, scikit-learn by their rows; the epoch's loss is then
+        # put together here from the batches' costs
+        self.weights = weights
+        self.model_shuffles = shuffle
+        if weights is not None:
+            self.bounds = [(lo, min(lo + batch, n_train)) for lo in range(0, n_train, batch)]
+            a, b = est._loss_factors()
+            self.factors = (a, b)
+            # the penalty of each batch is needed apart when scikit-learn's
+            # units convert the data loss and the penalty differently
+            self.l2 = l2 if (l2 and a != b) else 0.0
 
     def on_epoch_begin(self, epoch, logs):
         est = self.est
@@ -115,13 +140,41 @@ class _Epochs(Callback):
             est._rate = float(est.learning_rate(self.model.optimizer.epoch))
         est._apply_rate(self.model.optimizer)
         est._adam_epsilon(self.model.optimizer)
+        if self.weights is not None:
+            self.total, self.rows = 0.0, 0
+            if self.l2:
+                w = self.weights
+                if self.model_shuffles:
+                    # the order fastnn's loop draws next (its generator, copied)
+                    w = w[copy.deepcopy(self.model.shuffle_rng).permutation(self.n_train)]
+                self.masses = [float(np.sum(w[lo:hi], dtype=np.float64))
+                               for lo, hi in self.bounds]
+                self.squares = self._squares()
+
+    def _squares(self):
+        return sum(float(np.dot(layer.W.ravel(), layer.W.ravel()))
+                   for layer in self.model.layers if isinstance(layer, Dense))
 
     def on_batch_end(self, batch, logs):
         self.est._adam_epsilon(self.model.optimizer)
+        if self.weights is not None:
+            a, b = self.factors
+            loss = a * logs["loss"]
+            if self.l2:
+                # the penalty this batch's step was taken with (the weights before it)
+                loss += (b - a) * self.l2 / (2.0 * self.masses[batch]) * self.squares
+                self.squares = self._squares()
+            lo, hi = self.bounds[batch]
+            self.total += loss * (hi - lo)
+            self.rows += hi - lo
 
     def on_epoch_end(self, epoch, logs):
         est = self.est
-        loss = est._sklearn_loss(logs["data_loss"], logs["reg_loss"])
+        if self.weights is not None:
+            # scikit-learn's: the batches' losses averaged by their rows
+            loss = self.total / self.rows
+        else:
+            loss = est._sklearn_loss(logs["data_loss"], logs["reg_loss"])
         est.n_iter_ += 1
         est.t_ += self.n_train
         est.loss_ = loss
@@ -414,8 +467,13 @@ class _BaseMLP(BaseEstimator):
         """c: fastnn's gradient of this problem's cost is c times scikit-learn's."""
         return 1.0
 
+    def _loss_factors(self):
+        """(a, b): scikit-learn's loss is a * fastnn's data loss + b * its penalty."""
+        return 1.0, 1.0
+
     def _sklearn_loss(self, data_loss, reg_loss):
-        return data_loss + reg_loss
+        a, b = self._loss_factors()
+        return a * data_loss + b * reg_loss
 
     def _make_optimizer(self):
         c = self._gradient_scale()
@@ -453,25 +511,20 @@ class _BaseMLP(BaseEstimator):
     def _dense(X):
         return X.toarray() if sp.issparse(X) else X
 
-    def _sample_weight_scale(self, sample_weight, n):
-        """fastnn's losses are unweighted: None or one weight for all samples
-        (which only rescales the penalty, as in scikit-learn)."""
+    def _sample_weights(self, sample_weight, X, Y, incremental):
+        """The weight of every sample (float64), or None: ``sample_weight``
+        checked as scikit-learn checks it (a number gives all samples that
+        weight), times the class weights of a classifier."""
         if sample_weight is None:
-            return 1.0
-        sw = np.asarray(sample_weight, dtype=np.float64)
-        if sw.ndim == 0:
-            sw = np.full(n, float(sw))
-        if sw.shape != (n,):
-            raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(n,)}!")
-        if not np.all(np.isfinite(sw)) or np.any(sw < 0):
-            raise ValueError("sample_weight must hold finite numbers >= 0")
+            return None
+        sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        if np.any(sw < 0):
+            raise ValueError(f"{type(self).__name__}: fastnn's weighted losses need "
+                             f"sample_weight >= 0; got {sw.min():g} at index "
+                             f"{int(np.argmin(sw))}")
         if not np.any(sw):
             raise ValueError("Sample weights must contain at least one non-zero number.")
-        if np.any(sw != sw[0]):
-            raise ValueError(f"{type(self).__name__}: fastnn trains on unweighted losses: "
-                             f"sample_weight must be None or the same weight for every sample "
-                             f"(got weights from {sw.min():g} to {sw.max():g})")
-        return float(sw[0])
+        return sw
 
     # ------------------------------------------------------------ fit
     def _fit(self, X, y, sample_weight=None, incremental=False):
@@ -481,7 +534,7 @@ class _BaseMLP(BaseEstimator):
         first_pass = not hasattr(self, "model_") or (not self.warm_start and not incremental)
         X, Y = self._validate_input(X, y, incremental, reset=first_pass)
         X = self._dense(X)
-        weight = self._sample_weight_scale(sample_weight, X.shape[0])
+        sw = self._sample_weights(sample_weight, X, Y, incremental)
         rs = check_random_state(self.random_state)
         if first_pass:
             self.n_outputs_ = Y.shape[1]
@@ -498,7 +551,7 @@ class _BaseMLP(BaseEstimator):
                                  f"built; fit with warm_start=False to build it anew")
 
         validation = None
-        X_train, Y_train = X, Y
+        X_train, Y_train, sw_train = X, Y, sw
         if self.early_stopping:
             # scikit-learn's split: stratified for one output of a classifier
             stratify = Y if (isinstance(self, ClassifierMixin) and self.n_outputs_ == 1) else None
@@ -508,7 +561,9 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
             X_train, Y_train = X[train], Y[train]
-            validation = (X[val], self._validation_target(Y[val]))
+            sw_train = None if sw is None else sw[train]
+            validation = (X[val], self._validation_target(Y[val]),
+                          None if sw is None else sw[val])
 
         if first_pass:
             dtype = np.dtype(self.dtype) if self.dtype is not None else (
@@ -549,8 +604,17 @@ class _BaseMLP(BaseEstimator):
             optimizer = self._make_optimizer()
             self._rate = float(self.learning_rate_init)
         self.n_iter_ = 0
-        epochs = _Epochs(self, n_train, validation)
-        l2 = self.alpha * self._gradient_scale() / weight
+        l2 = self.alpha * self._gradient_scale()
+        weights = None
+        if sw_train is not None:
+            if np.all(sw_train == sw_train[0]):
+                # one weight w for every sample: the data loss is unweighted
+                # and the penalty divided by w, as in scikit-learn
+                l2 /= sw_train[0]
+            else:
+                weights = sw_train
+        epochs = _Epochs(self, n_train, validation, weights=weights, batch=batch, l2=l2,
+                         shuffle=bool(self.shuffle))
         interrupted = False
         try:
             with warnings.catch_warnings():
@@ -562,7 +626,7 @@ class _BaseMLP(BaseEstimator):
                                           optimizer=optimizer,
                                           epochs=1 if incremental else int(self.max_iter),
                                           batch_size=batch, l2=l2, callbacks=[epochs], verbose=0,
-                                          shuffle=bool(self.shuffle))
+                                          shuffle=bool(self.shuffle), sample_weight=weights)
         except KeyboardInterrupt:
             interrupted = True
             self.history_ = model.history
@@ -584,16 +648,19 @@ class _BaseMLP(BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Fit the network to X (n_samples, n_features; dense or sparse) and y.
 
-        sample_weight : None or one weight for every sample (fastnn's losses
-            are unweighted; different weights raise ValueError).
+        sample_weight : None, a number, or one weight (>= 0) per sample, as in
+            scikit-learn >= 1.7: every mini-batch's cost is the weighted mean
+            of its losses plus ``(alpha / 2 sum(s)) ||W||^2`` (the batch's
+            weights' sum in place of its row count), and the early-stopping
+            validation score is weighted.
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    def _validation_score(self, X_val, y_val):
+    def _validation_score(self, X_val, y_val, sw_val=None):
         P = self._raw_output(X_val)
         if not np.all(np.isfinite(P)):
             return float("nan")
-        return float(self._score_function(y_val, self._from_output(P)))
+        return float(self._score_function(y_val, self._from_output(P), sample_weight=sw_val))
 
     def _check_fitted(self, X):
         check_is_fitted(self, "model_")
@@ -612,7 +679,73 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     Outputs: softmax over ``classes_`` for more than two classes, one
     logistic unit for two (``predict_proba`` still gives both columns), one
     logistic unit per label for multi-label y (a 0/1 indicator matrix).
+
+    class_weight : None, {label: weight} or "balanced" (fastnn's extra:
+        scikit-learn's MLP has none).  As in scikit-learn's other
+        classifiers, every sample's weight is multiplied by its class's:
+        fitting with ``class_weight=cw`` is fitting with
+        ``sample_weight=sample_weight * compute_sample_weight(cw, y)``
+        (loss, penalty and early-stopping score alike).  "balanced" is
+        ``n_samples / (n_classes * np.bincount(y))`` over the y given to fit;
+        partial_fit refuses it, as SGDClassifier does (one chunk's counts are
+        not the data's): pass ``compute_class_weight("balanced", classes=...,
+        y=...)`` as a dict.  One label per sample only (not multi-label y).
     """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 batch_norm=False, keep_prob=1.0, dtype=None, class_weight=None):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
+            alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
+            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun, batch_norm=batch_norm, keep_prob=keep_prob, dtype=dtype)
+        self.class_weight = class_weight
+
+    def _check_params(self):
+        cw = self.class_weight
+        if not (cw is None or isinstance(cw, dict) or (isinstance(cw, str) and cw == "balanced")):
+            raise self._bad("class_weight", "None, a dict {label: weight} or 'balanced'")
+        super()._check_params()
+
+    def _sample_weights(self, sample_weight, X, Y, incremental):
+        sw = super()._sample_weights(sample_weight, X, Y, incremental)
+        if self.class_weight is None:
+            return sw
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            raise ValueError(f"{type(self).__name__}: class_weight needs one label per sample; "
+                             f"y is multi-label (use sample_weight)")
+        if incremental and isinstance(self.class_weight, str):
+            raise ValueError("class_weight 'balanced' is not supported for partial_fit. In order "
+                             "to use 'balanced' weights, use compute_class_weight('balanced', "
+                             "classes=classes, y=y). In place of y you can use a large enough "
+                             "sample of the full training set target to properly estimate the "
+                             "class frequency distributions. Pass the resulting weights as the "
+                             "class_weight parameter.")
+        index = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(np.intp)
+        if isinstance(self.class_weight, str):
+            # the classes of y ("balanced" needs each of them in y)
+            present = np.unique(index)
+            per_class = np.ones(len(self.classes_))
+            per_class[present] = compute_class_weight(
+                "balanced", classes=self.classes_[present], y=self.classes_[index])
+        else:
+            per_class = compute_class_weight(self.class_weight, classes=self.classes_,
+                                             y=self.classes_[index])
+        cw = per_class[index]
+        weights = cw if sw is None else sw * cw
+        if not np.any(weights):
+            raise ValueError("Sample weights must contain at least one non-zero number "
+                             "(after the class weights).")
+        return weights
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -743,9 +876,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         # scikit-learn's half squared error has the gradient (P - y) / n
         return 2.0 / self.n_outputs_
 
-    def _sklearn_loss(self, data_loss, reg_loss):
+    def _loss_factors(self):
         # half the mean squared error; fastnn's penalty used l2 = c alpha
-        return data_loss / 2.0 + reg_loss / self._gradient_scale()
+        return 0.5, 1.0 / self._gradient_scale()
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
