@@ -246,3 +246,21 @@ def test_sample_weight_is_not_changed():
         warnings.simplefilter("ignore")
         MLPClassifier(max_iter=3, class_weight="balanced").fit(X_IRIS, Y_IRIS, sample_weight=sw)
     np.testing.assert_array_equal(sw, before)
+
+
+@weighted_sklearn
+@quiet
+def test_readme_weights_example_runs(capsys):
+    import pathlib
+    import re
+    readme = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md is not next to the tests (installed without the source tree)")
+    section = readme.read_text().split("## scikit-learn\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    weighted = next(b for b in blocks if "class_weight=" in b)
+    namespace = {}
+    for code in (blocks[0], weighted):        # it goes on from the first example
+        exec(compile(code, "README scikit-learn", "exec"), namespace)
+    assert capsys.readouterr().out.rstrip().endswith("True")
+    assert len(namespace["ours"].loss_curve_) == 50
