@@ -82,7 +82,7 @@ try:
     from sklearn.utils import check_random_state, column_or_1d
     from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
     from sklearn.utils.class_weight import compute_class_weight
-    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+    from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 except ImportError as exc:     # pragma: no cover - exercised without scikit-learn only
     raise ImportError("fastnn.sklearn needs scikit-learn (>= 1.6): pip install scikit-learn") from exc
 
@@ -517,7 +517,20 @@ class _BaseMLP(BaseEstimator):
         weight), times the class weights of a classifier."""
         if sample_weight is None:
             return None
-        sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        n = X.shape[0]
+        if isinstance(sample_weight, numbers.Number):
+            sw = np.full(n, sample_weight, dtype=np.float64)
+        else:
+            sw = check_array(sample_weight, accept_sparse=False, ensure_2d=False,
+                             dtype=np.float64, order="C", input_name="sample_weight")
+            if sw.ndim != 1:
+                raise ValueError(f"Sample weights must be 1D array or scalar, got "
+                                 f"{sw.ndim}D array. Expected either a scalar value or a 1D "
+                                 f"array of length {n}.")
+            if sw.shape != (n,):
+                raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(n,)}!")
+        if not np.all(np.isfinite(sw)):
+            raise ValueError("Input sample_weight contains NaN or infinity.")
         if np.any(sw < 0):
             raise ValueError(f"{type(self).__name__}: fastnn's weighted losses need "
                              f"sample_weight >= 0; got {sw.min():g} at index "

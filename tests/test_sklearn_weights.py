@@ -222,6 +222,10 @@ def test_bad_sample_weights_are_refused():
         MLPRegressor().fit(X_REG, Y_REG, sample_weight=np.linspace(-1, 1, 200))
     with pytest.raises(ValueError, match="NaN"):
         MLPRegressor().fit(X_REG, Y_REG, sample_weight=np.full(200, np.nan))
+    with pytest.raises(ValueError, match="1D array or scalar"):
+        MLPRegressor().fit(X_REG, Y_REG, sample_weight=np.ones((200, 1)))
+    with pytest.raises(ValueError, match="NaN"):
+        MLPRegressor().fit(X_REG, Y_REG, sample_weight=np.inf)
 
 
 @quiet
