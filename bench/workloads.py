@@ -22,6 +22,10 @@ Workloads and implementations:
       torch    torch.relu(torch.addmm(...)) / the same expressions in torch
   batchnorm (m, n): forward (training, running statistics) + backward:
       fastnn, numpy (the twin), torch (BatchNorm1d, autograd backward)
+  loss (m, k): softmax cross-entropy of (m, k) float32 logits against int64
+      labels, loss and dZ into a preallocated buffer: fastnn, numpy (the
+      twin), and both with sample weights (fastnn_weighted, numpy_weighted:
+      uniform [0, 2) weights)
   adam (n): one step: fastnn (fused), numpy (the course's code), twin,
       torch (torch.optim.Adam(fused=True).step()), floor (floors.c stream)
   epoch: one epoch of 784-256-128-10 on MNIST (epoch.py has the details):
@@ -365,6 +369,40 @@ def batchnorm(impl, m, n):
     raise ValueError(impl)
 
 
+# ---------------------------------------------------------------- loss
+
+def loss(impl, m, k):
+    rng = np.random.default_rng([m, k])
+    Z = (3.0 * rng.standard_normal((m, k))).astype(np.float32)
+    y = rng.integers(0, k, size=m)
+    w = rng.uniform(0, 2, size=m).astype(np.float32)
+    dZ = np.empty_like(Z)
+    base, _, weighted = impl.partition("_")
+    if base not in ("fastnn", "numpy") or weighted not in ("", "weighted"):
+        raise ValueError(impl)
+    fastnn = _fastnn()
+    fn = (fastnn.ops if base == "fastnn" else fastnn.numpy_ops).softmax_cross_entropy
+    s = w.astype(np.float64) if weighted else np.ones(m)
+    Z64 = Z.astype(np.float64)
+    P = np.exp(Z64 - Z64.max(1, keepdims=True))
+    P /= P.sum(1, keepdims=True)
+    P[np.arange(m), y] -= 1.0
+    want = P * (s / s.sum())[:, None]
+    if weighted:
+        try:
+            fn(Z, y, out=dZ, sample_weight=w)
+        except TypeError as exc:
+            raise Skip(f"no sample weights in this fastnn ({exc})") from None
+
+        def call():
+            return fn(Z, y, out=dZ, sample_weight=w)
+    else:
+        def call():
+            return fn(Z, y, out=dZ)
+    _check(call()[1], want, impl, rtol=1e-5)
+    return call
+
+
 # ---------------------------------------------------------------- Adam
 
 def course_adam(p):
@@ -458,6 +496,7 @@ WORKLOADS = {
     "dense_forward": dense_forward,
     "dense_backward": dense_backward,
     "batchnorm": batchnorm,
+    "loss": loss,
     "adam": adam,
     "epoch": epoch,
     "wide": wide,

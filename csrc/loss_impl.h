@@ -47,10 +47,10 @@ static inline double FNN_NAME(softmax_xent_row)(const REAL *zr, int64_t label,
 typedef struct {
     const REAL *Z, *Y;
     const int64_t *labels;
-    const REAL *w;      /* sample weights (m,), or NULL: every weight 1 */
     REAL *dZ;
     ptrdiff_t k;
     double inv_m;       /* 1 / m, or 1 / sum(w) with weights (MSE: 1 / (m k), 1 / (k sum(w))) */
+    const REAL *w;      /* sample weights (m,), or NULL: every weight 1 */
 } FNN_NAME(loss_job);
 
 /* The sum of m sample weights into *sum, in in double in a fixed
@@ -155,10 +155,12 @@ static int FNN_NAME(fnn_softmax_xent_probs)(const fnn_exec *ex, const REAL *Z, c
 
 /* The elementwise losses cut their m k elements into blocks that may start
  * and end inside a row (the blocks of the unweighted loss, so that weights
- * of 1 sum the same terms in the same order).  With weights, [lo, hi) is
+ * of 1 sum the same terms in the same order).  Their loop is written once
+ * (*_seg, `weighted` a constant in each caller); with weights, a block is
  * walked row segment by row segment, each with its row's weight (this
  * function: the end of the segment starting at element i, and its weight);
- * without, it is one segment. */
+ * without, the block is one segment, and the loop is the one before weights
+ * existed. */
 static inline ptrdiff_t FNN_NAME(row_segment)(const REAL *w, ptrdiff_t i, ptrdiff_t hi,
                                               ptrdiff_t k, double *wr)
 {
@@ -167,25 +169,22 @@ static inline ptrdiff_t FNN_NAME(row_segment)(const REAL *w, ptrdiff_t i, ptrdif
     return row_end < hi ? row_end : hi;
 }
 
-static inline double FNN_NAME(sigmoid_xent_elems)(const FNN_NAME(loss_job) *j, const REAL *w,
-                                                  ptrdiff_t lo, ptrdiff_t hi)
+/* Elements [lo, hi) of one row segment (or of a whole unweighted block),
+ * each element's loss multiplied by wr when weighted, into acc. */
+static inline double FNN_NAME(sigmoid_xent_seg)(const FNN_NAME(loss_job) *j, int weighted,
+                                                ptrdiff_t lo, ptrdiff_t hi, REAL im, double wr,
+                                                double acc)
 {
     const REAL *Z = j->Z, *Y = j->Y;
     REAL *dZ = j->dZ;
-    double acc = 0.0;
-    for (ptrdiff_t i = lo; i < hi;) {
-        double wr = 1.0;
-        const ptrdiff_t end = w ? FNN_NAME(row_segment)(w, i, hi, j->k, &wr) : hi;
-        const REAL im = (REAL)(w ? wr * j->inv_m : j->inv_m);
-        for (; i < end; ++i) {
-            const REAL z = Z[i], y = Y[i];
-            const REAL e = exp(-fabs(z));            /* in (0, 1]: never overflows */
-            const double v = (double)((z > 0 ? z : (REAL)0) - z * y + log1p(e));
-            acc += w ? wr * v : v;
-            if (dZ) {
-                const REAL s = z >= 0 ? (REAL)1 / ((REAL)1 + e) : e / ((REAL)1 + e);
-                dZ[i] = (s - y) * im;
-            }
+    for (ptrdiff_t i = lo; i < hi; ++i) {
+        const REAL z = Z[i], y = Y[i];
+        const REAL e = exp(-fabs(z));            /* in (0, 1]: never overflows */
+        const double v = (double)((z > 0 ? z : (REAL)0) - z * y + log1p(e));
+        acc += weighted ? wr * v : v;
+        if (dZ) {
+            const REAL s = z >= 0 ? (REAL)1 / ((REAL)1 + e) : e / ((REAL)1 + e);
+            dZ[i] = (s - y) * im;
         }
     }
     return acc;
@@ -193,13 +192,19 @@ static inline double FNN_NAME(sigmoid_xent_elems)(const FNN_NAME(loss_job) *j, c
 
 static double FNN_NAME(sigmoid_xent_range)(void *job_, ptrdiff_t lo, ptrdiff_t hi)
 {
-    return FNN_NAME(sigmoid_xent_elems)((const FNN_NAME(loss_job) *)job_, NULL, lo, hi);
+    const FNN_NAME(loss_job) *j = (const FNN_NAME(loss_job) *)job_;
+    return FNN_NAME(sigmoid_xent_seg)(j, 0, lo, hi, (REAL)j->inv_m, 1.0, 0.0);
 }
 
 static double FNN_NAME(sigmoid_xent_weighted_range)(void *job_, ptrdiff_t lo, ptrdiff_t hi)
 {
     const FNN_NAME(loss_job) *j = (const FNN_NAME(loss_job) *)job_;
-    return FNN_NAME(sigmoid_xent_elems)(j, j->w, lo, hi);
+    double acc = 0.0, wr;
+    for (ptrdiff_t i = lo, end; i < hi; i = end) {
+        end = FNN_NAME(row_segment)(j->w, i, hi, j->k, &wr);
+        acc = FNN_NAME(sigmoid_xent_seg)(j, 1, i, end, (REAL)(wr * j->inv_m), wr, acc);
+    }
+    return acc;
 }
 
 static int FNN_NAME(fnn_sigmoid_xent)(const fnn_exec *ex, const REAL *Z, const REAL *Y,
@@ -221,36 +226,36 @@ static int FNN_NAME(fnn_sigmoid_xent)(const fnn_exec *ex, const REAL *Z, const R
 
 /* MSE: inv_m holds 1 / (m k), the mean over all elements (with weights
  * 1 / (k sum(w)): the weighted mean over rows of each row's mean) */
-static inline double FNN_NAME(mse_elems)(const FNN_NAME(loss_job) *j, const REAL *w,
-                                         ptrdiff_t lo, ptrdiff_t hi)
+static inline double FNN_NAME(mse_seg)(const FNN_NAME(loss_job) *j, int weighted, ptrdiff_t lo,
+                                       ptrdiff_t hi, REAL two_inv_n, double wr, double acc)
 {
     const REAL *P = j->Z, *Y = j->Y;
     REAL *dP = j->dZ;
-    double acc = 0.0;
-    for (ptrdiff_t i = lo; i < hi;) {
-        double wr = 1.0;
-        const ptrdiff_t end = w ? FNN_NAME(row_segment)(w, i, hi, j->k, &wr) : hi;
-        const REAL two_inv_n = (REAL)(2.0 * (w ? wr * j->inv_m : j->inv_m));
-        for (; i < end; ++i) {
-            const REAL d = P[i] - Y[i];
-            const double sq = (double)d * (double)d;
-            acc += w ? wr * sq : sq;
-            if (dP)
-                dP[i] = two_inv_n * d;
-        }
+    for (ptrdiff_t i = lo; i < hi; ++i) {
+        const REAL d = P[i] - Y[i];
+        const double sq = (double)d * (double)d;
+        acc += weighted ? wr * sq : sq;
+        if (dP)
+            dP[i] = two_inv_n * d;
     }
     return acc;
 }
 
 static double FNN_NAME(mse_range)(void *job_, ptrdiff_t lo, ptrdiff_t hi)
 {
-    return FNN_NAME(mse_elems)((const FNN_NAME(loss_job) *)job_, NULL, lo, hi);
+    const FNN_NAME(loss_job) *j = (const FNN_NAME(loss_job) *)job_;
+    return FNN_NAME(mse_seg)(j, 0, lo, hi, (REAL)(2.0 * j->inv_m), 1.0, 0.0);
 }
 
 static double FNN_NAME(mse_weighted_range)(void *job_, ptrdiff_t lo, ptrdiff_t hi)
 {
     const FNN_NAME(loss_job) *j = (const FNN_NAME(loss_job) *)job_;
-    return FNN_NAME(mse_elems)(j, j->w, lo, hi);
+    double acc = 0.0, wr;
+    for (ptrdiff_t i = lo, end; i < hi; i = end) {
+        end = FNN_NAME(row_segment)(j->w, i, hi, j->k, &wr);
+        acc = FNN_NAME(mse_seg)(j, 1, i, end, (REAL)(2.0 * (wr * j->inv_m)), wr, acc);
+    }
+    return acc;
 }
 
 static int FNN_NAME(fnn_mse)(const fnn_exec *ex, const REAL *P, const REAL *Y, const REAL *w,

@@ -47,7 +47,7 @@ def softmax_cross_entropy(Z, y, *, compute_grad=True, out=None, sample_weight=No
     # the kernel checks every label and weight; on a bad one the checks run
     # again to say which
     z, t, dZ = loss_args(Z, y, 0, compute_grad, out, func, False)
-    w = sample_weight_args(sample_weight, z, dZ, func, False)
+    w = None if sample_weight is None else sample_weight_args(sample_weight, z, dZ, func, False)
     cdef const void *pw = cnp.PyArray_DATA(w) if w is not None else NULL
     cdef Py_ssize_t m = z.shape[0], k = z.shape[1]
     cdef int dt = dtype_code(z)
@@ -113,7 +113,7 @@ cdef tuple _elementwise_loss(elementwise_loss_kernel kernel, object Z, object y,
     """(loss, dZ) of a loss whose C kernel maps (Z, targets) elementwise."""
     cdef cnp.ndarray z, t, dZ, w
     z, t, dZ = loss_args(Z, y, target_kind, compute_grad, out, func)
-    w = sample_weight_args(sample_weight, z, dZ, func, False)
+    w = None if sample_weight is None else sample_weight_args(sample_weight, z, dZ, func, False)
     cdef const void *pw = cnp.PyArray_DATA(w) if w is not None else NULL
     cdef Py_ssize_t m = z.shape[0], k = z.shape[1]
     cdef int dt = dtype_code(z)
