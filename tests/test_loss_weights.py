@@ -7,7 +7,6 @@ threads, and the errors bad weights give.
 
 Every test takes the ``impl`` fixture, so it runs on both implementations.
 """
-import re
 
 import numpy as np
 import pytest
@@ -44,6 +43,21 @@ def loss_scale(loss, Z, r_value):
         return abs(r_value)
     return max(abs(r_value), float(np.abs(Z).max()))
 
+
+
+def check_repeated_rows(impl, loss, Z, y, w, counts, dtype, assert_close):
+    """Weights ``w`` (= integer ``counts``) against rows repeated that many
+    times: the same loss, and each row's dZ the sum over its copies'."""
+    m, k = Z.shape
+    rows = np.repeat(np.arange(m), counts)
+    value, dZ = getattr(impl, loss)(Z, y, sample_weight=w)
+    value_rep, dZ_rep = getattr(impl, loss)(np.ascontiguousarray(Z[rows]),
+                                            np.ascontiguousarray(np.asarray(y)[rows]))
+    summed = np.zeros((m, k))
+    np.add.at(summed, rows, dZ_rep.astype(np.float64))
+    assert_close(value, value_rep, dtype, scale=loss_scale(loss, Z, value_rep), err_msg="loss")
+    assert_close(dZ, summed, dtype, scale=wdz_scale(loss, Z, y, w), err_msg="dZ")
+    return dZ
 
 def check_against_reference(impl, loss, Z, y, w, dtype, assert_close, what=""):
     value, dZ = getattr(impl, loss)(Z, y, sample_weight=w)
@@ -165,14 +179,7 @@ def test_integer_weights_equal_repeated_rows(impl, dtype, shape, loss, kind, rng
     y = targets(rng, loss, kind, m, k, dtype)
     w = weights(rng, m, dtype, "integer")
     counts = w.astype(np.int64)
-    rows = np.repeat(np.arange(m), counts)
-    value, dZ = getattr(impl, loss)(Z, y, sample_weight=w)
-    value_rep, dZ_rep = getattr(impl, loss)(np.ascontiguousarray(Z[rows]),
-                                            np.ascontiguousarray(np.asarray(y)[rows]))
-    summed = np.zeros((m, k))
-    np.add.at(summed, rows, dZ_rep.astype(np.float64))
-    assert_close(value, value_rep, dtype, scale=loss_scale(loss, Z, value_rep), err_msg="loss")
-    assert_close(dZ, summed, dtype, scale=wdz_scale(loss, Z, y, w), err_msg="dZ")
+    dZ = check_repeated_rows(impl, loss, Z, y, w, counts, dtype, assert_close)
     assert np.all(dZ[counts == 0] == 0)
 
 
@@ -242,14 +249,7 @@ def test_integer_weights_property(impl, dtype, assert_close, m, k, case, seed):
     counts = rng.integers(0, 6, size=m)
     counts[rng.integers(0, m)] = 1 + rng.integers(0, 5)
     w = counts.astype(dtype)
-    rows = np.repeat(np.arange(m), counts)
-    value, dZ = getattr(impl, loss)(Z, y, sample_weight=w)
-    value_rep, dZ_rep = getattr(impl, loss)(np.ascontiguousarray(Z[rows]),
-                                            np.ascontiguousarray(np.asarray(y)[rows]))
-    summed = np.zeros((m, k))
-    np.add.at(summed, rows, dZ_rep.astype(np.float64))
-    assert_close(value, value_rep, dtype, scale=loss_scale(loss, Z, value_rep), err_msg="loss")
-    assert_close(dZ, summed, dtype, scale=wdz_scale(loss, Z, y, w), err_msg="dZ")
+    check_repeated_rows(impl, loss, Z, y, w, counts, dtype, assert_close)
 
 
 # ----------------------------------------------------------------------------

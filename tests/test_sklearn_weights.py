@@ -16,8 +16,8 @@ from sklearn.utils.class_weight import compute_class_weight, compute_sample_weig
 import fastnn.training  # noqa: E402
 from fastnn import sklearn as fsk  # noqa: E402
 from fastnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
-from test_sklearn import (X_BIN, X_IRIS, X_ML, X_MULTI, X_REG, Y_BIN, Y_IRIS, Y_ML,  # noqa: E402
-                          Y_MULTI, Y_REG, quiet)
+from test_sklearn import (EXACT, X_BIN, X_IRIS, X_ML, X_MULTI, X_REG, Y_BIN, Y_IRIS,  # noqa: E402
+                          Y_ML, Y_MULTI, Y_REG, quiet)
 
 weighted_sklearn = pytest.mark.skipif(
     "sample_weight" not in inspect.signature(skl.MLPClassifier.fit).parameters,
@@ -48,20 +48,11 @@ def assert_same_fit(ours, theirs, X):
         np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-7, atol=1e-10)
 
 
-WEIGHTED = [
-    ("adam multiclass", MLPClassifier, X_MULTI, Y_MULTI, {"alpha": 0.01}),
-    ("sgd nesterov binary", MLPClassifier, X_BIN, Y_BIN,
-     {"solver": "sgd", "learning_rate_init": 0.1, "activation": "tanh"}),
-    ("sgd invscaling", MLPClassifier, X_MULTI, Y_MULTI,
-     {"solver": "sgd", "learning_rate": "invscaling", "learning_rate_init": 0.5,
-      "power_t": 0.25, "nesterovs_momentum": False}),
-    ("sgd adaptive", MLPClassifier, X_MULTI, Y_MULTI,
-     {"solver": "sgd", "learning_rate": "adaptive", "learning_rate_init": 0.2, "tol": 0.02,
-      "n_iter_no_change": 2}),
-    ("early stopping", MLPClassifier, X_MULTI, Y_MULTI,
-     {"early_stopping": True, "solver": "sgd", "learning_rate_init": 0.05, "batch_size": 32}),
-    ("multilabel", MLPClassifier, X_ML, Y_ML,
-     {"solver": "sgd", "learning_rate_init": 0.1, "alpha": 0.01, "activation": "identity"}),
+# the unweighted cases of test_sklearn that weights change, then weighted-only ones
+_SHARED = ("sgd nesterov binary", "sgd invscaling", "sgd adaptive", "early stopping",
+           "multilabel")
+WEIGHTED = [("adam multiclass", MLPClassifier, X_MULTI, Y_MULTI, {"alpha": 0.01})] + [
+    case for case in EXACT if case[0] in _SHARED] + [
     ("regression adam 3 targets", MLPRegressor, X_REG, Y_REG, {"alpha": 0.1, "batch_size": 48}),
     ("regression sgd 3 targets", MLPRegressor, X_REG, Y_REG,
      {"solver": "sgd", "learning_rate_init": 0.01, "alpha": 0.3, "learning_rate": "invscaling",
