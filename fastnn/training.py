@@ -288,7 +288,11 @@ class Fit:
     def _weights_of(self, order, lo, hi):
         if order is None:
             return self.weights[lo:hi]
-        return self.weights[order[lo:hi]]
+        # gathered as the targets are: into a workspace, no array made a step
+        ws = self._workspaces.get(("weights", hi - lo))
+        if ws is None:
+            ws = self._workspaces[("weights", hi - lo)] = np.empty(hi - lo, self.weights.dtype)
+        return ops.gather_rows(self.weights, order[lo:hi], out=ws)
 
     def _gather(self, order, lo, hi):
         X, targets = self.X, self.targets
@@ -322,10 +326,7 @@ def _warn_if_unnormalized(X, func):
     """Warn when X's features are far from the scale gradient descent likes:
     values in the hundreds, or scales orders of magnitude apart (the course's
     first advice is to normalize the inputs).  Judged on a sample of rows."""
-    # 512 rows are plenty to tell scales 1000x apart, and cost < 1 ms
-    sample = X[::max(1, X.shape[0] // 512)][:512]
-    scales = np.sqrt(np.einsum("ij,ij->j", sample, sample, dtype=np.float64)
-                     / sample.shape[0])                                   # RMS per feature
+    scales = data.feature_scales(X)
     big = int(np.argmax(scales))
     nonzero = scales[scales > 0]
     # the middle value, not np.median: its first call imports numpy.ma (16 ms)

@@ -15,6 +15,7 @@ import numpy as np
 from fastnn.cli import build, config
 from fastnn.cli.datafiles import listing, check_output, read_data
 from fastnn.cli.report import describe_optimizer, format_metrics, print_diagnosis
+from fastnn.data import feature_scales
 
 __all__ = ["add_parsers", "add_data_flags", "read_args_data", "load_training_data", "split_dev",
            "train_and_save", "TrainingData"]
@@ -186,8 +187,7 @@ def _normalize_hint(X, command):
     def show(message, category, *rest, **kwargs):
         if issubclass(category, UserWarning) and "normaliz" in str(message).lower():
             hint["warned"] = True
-            rms = np.sqrt(np.mean(np.square(X[::max(1, len(X) // 2048)], dtype=np.float64),
-                                  axis=0))
+            rms = feature_scales(X)
             rms = rms[rms > 0]
             sizes = (f" (their typical sizes range from {rms.min():.3g} to {rms.max():.3g})"
                      if rms.size else "")
