@@ -157,7 +157,7 @@ def gradient_check(model, X, y, loss=None, l2=0.0, l1=0.0, epsilon=1e-7, thresho
         checks.check_int(max_coordinates, "max_coordinates", func, 1, what="or None")
 
     net, dropped = _float64_copy(model)
-    Xc = net.check_inputs(X, func)
+    Xc = np.asarray(net.check_inputs(X, func))     # a few rows: a map's MappedRows read whole
     loss_obj = losses.get(loss if loss is not None else model.loss, net.output_layer.activation)
     y, _ = labels.encode(y, Xc.shape[0], model.classes_, loss_obj.name, net.output_dim, func)
     targets = loss_obj.targets(y, Xc.shape[0], net.output_dim, net.dtype, func)

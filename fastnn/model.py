@@ -203,6 +203,12 @@ class Sequential:
         class_weight : {label: weight} or "balanced" (n_samples / (n_classes
             * count of the class)): multiplies each example's weight.
         validation_data may carry its own weights: (X_dev, y_dev, w_dev).
+        shuffle : True (a new random order of the rows every epoch), False,
+            or "blocks": shuffled blocks of 1,024 consecutive rows, mixed 16
+            blocks at a time, for a memory-mapped X on storage whose random
+            access is slow (a cold disk, a network file system).  X may be a
+            map (``np.load(path, mmap_mode="r")``): mini-batches are read
+            from it, it is never copied whole.
         augment : a fastnn.augment transform applied to every training
             mini-batch (never to validation data); X must then be images
             (m, H, W[, C]) or rows with ``image_shape=(H, W[, C])``.
@@ -310,7 +316,7 @@ class Sequential:
         in inference mode, weighted means with ``sample_weight``.  The loss is
         the one of the last fit by default."""
         self._require_built("evaluate")
-        X_arr = np.asarray(X)
+        X_arr = data.as_rows(X)
         X = self.check_inputs(X_arr, "evaluate")
         loss_obj = losses.get(loss if loss is not None else self.loss,
                               self.output_layer.activation, "evaluate")

@@ -61,7 +61,7 @@ class Fit:
             if not isinstance(cb, callbacks_mod.Callback):
                 raise TypeError(f"{func}: callbacks must be fastnn Callback objects; "
                                 f"got {type(cb).__name__}")
-        X_arr = np.asarray(X)
+        X_arr = data.as_rows(X)             # a map stays a map: never read whole here
         self.loss = losses.get(loss, model.output_layer.activation, func)
         self.X = model.check_inputs(X_arr, func)    # before the first fit builds: any width
         self.input_dim = model.input_dim if model.params is not None else self.X.shape[1]
@@ -87,6 +87,10 @@ class Fit:
             logged |= {"val_" + key for key in ("loss", "accuracy") if key in logged}
         for cb in callbacks:
             cb.check_fit(logged, func)
+        if shuffle not in (True, False, "blocks"):
+            raise ValueError(f"{func}: shuffle must be True, False or \"blocks\" (shuffled "
+                             f"blocks of rows, for memory-mapped X on slow storage); "
+                             f"got {shuffle!r}")
         self.shuffle = shuffle
         self.record_batch_loss = record_batch_loss
         self.record_grad_norms = record_grad_norms
@@ -206,7 +210,10 @@ class Fit:
             # after the callbacks' epoch begin: a learning rate they set is kept
             rollback = model.snapshot(training_state=True)
             start = time.perf_counter()
-            order = model.shuffle_rng.permutation(m) if self.shuffle else None
+            if self.shuffle == "blocks":
+                order = data.block_order(m, model.shuffle_rng)
+            else:
+                order = model.shuffle_rng.permutation(m) if self.shuffle else None
             sums = np.zeros(3)        # data loss, reg loss, correct (weighted by rows)
             norm_sums = np.zeros(len(dense))
             rows = 0
