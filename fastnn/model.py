@@ -284,6 +284,12 @@ class Sequential:
                              f"probabilities need a softmax or sigmoid output")
         return self._forward_eval(self.check_inputs(X, "predict_proba"), logits=False)
 
+    def decision_function(self, X):
+        """The output layer's values before its activation (m, k): the logits
+        softmax or sigmoid turn into probabilities; a linear output's values."""
+        self._require_built("decision_function")
+        return self._forward_eval(self.check_inputs(X, "decision_function"), logits=True)
+
     def predict(self, X):
         """Class labels (softmax: argmax; sigmoid: output > 0.5, shape (m,) for
         one output unit) or, for a linear output, the predicted values.  A
