@@ -331,3 +331,73 @@ def test_plot_curves_shows_pruned_trials(tmp_path):
     assert (tmp_path / "curves.png").stat().st_size > 0
     lines = fig.axes[0].get_lines()
     assert len(lines) >= 4   # one curve per trial, the pruned ones too
+
+
+# -- the command line ----------------------------------------------------------------------
+
+@pytest.fixture
+def blobs_csv(tmp_path):
+    X, y = make_blobs(150, centers=3, n_features=4, seed=1)
+    path = tmp_path / "blobs.csv"
+    np.savetxt(path, np.c_[X, y], delimiter=",", fmt="%.6g")
+    return path
+
+
+@pytest.mark.parametrize("strategy, search, n_trials", [
+    ("successive_halving", "n_trials = 4\nmax_epochs = 4\neta = 2", 4),
+    ("hyperband", "max_epochs = 4\neta = 2\nbrackets = 2", 4 + 3),
+])
+def test_cli_tune_with_a_halving_strategy(tmp_path, capsys, blobs_csv, strategy, search, n_trials):
+    from cli_helpers import run
+    space = tmp_path / "space.toml"
+    space.write_text(f'[search]\nstrategy = "{strategy}"\n{search}\n[fixed]\nlayers = [8]\n'
+                     '[space]\nlearning_rate = { log_uniform = [1e-3, 1e-1] }\nbatch_size = [16, 32]\n')
+    db = tmp_path / "s.db"
+    code, out, _ = run(capsys, "tune", space, blobs_csv, "--storage", db, "-o", tmp_path / "t.csv")
+    assert code == 0, out
+    assert " rung 0 (1 epochs) ok" in out and "rung 2 (4 epochs) ok" in out
+    result = tune.Result.load(db)
+    assert len(result.trials) == n_trials and result.best.epochs == 4
+    assert "epochs = 4" in (tmp_path / "best.toml").read_text()
+    code, out, _ = run(capsys, "tune", space, blobs_csv, "--storage", db, "-o", tmp_path / "t.csv")
+    assert code == 0 and "epochs) ok" not in out   # every rung is in the store
+
+
+@pytest.mark.parametrize("search, fixed, message", [
+    ('strategy = "hyperband"', "", "[search] strategy = 'hyperband' needs max_epochs"),
+    ('strategy = "random"\neta = 3', "", "[search] eta applies to strategy = 'successive_halving' or "
+                                         "'hyperband' only; the strategy is 'random'"),
+    ('strategy = "successive_halving"\nmax_epochs = 9\nbrackets = 2', "",
+     "[search] brackets applies to strategy = 'hyperband' only"),
+    ('strategy = "hyperband"\nmax_epochs = 9', "epochs = 5\n", "epochs cannot be set with strategy = 'hyperband'"),
+    ('strategy = "hyperband"\nmax_epochs = 9', "patience = 2\n", "patience (early stopping) cannot be used"),
+    ('strategy = "hyperbnd"', "", "hyperband"),
+    ('strategy = "hyperband"\nmax_epoch = 9', "", "did you mean 'max_epochs'"),
+    ('strategy = "hyperband"\nmax_epochs = 10', "", "max_epochs (10) must be min_epochs * eta**k"),
+])
+def test_cli_halving_settings_are_checked(tmp_path, capsys, blobs_csv, search, fixed, message):
+    from cli_helpers import assert_error
+    space = tmp_path / "space.toml"
+    space.write_text(f'[search]\n{search}\n[fixed]\n{fixed}layers = [8]\n'
+                     '[space]\nlearning_rate = { log_uniform = [1e-3, 1e-1] }\n')
+    assert_error(capsys, ["tune", space, blobs_csv, "-o", tmp_path / "t.csv"], message)
+
+
+# -- an older store ------------------------------------------------------------------------
+
+def test_a_store_written_before_rungs_opens_and_gains_their_columns(tmp_path):
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as con:
+        con.executescript("""
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE trials (id TEXT PRIMARY KEY, params TEXT NOT NULL, status TEXT NOT NULL,
+                metrics TEXT NOT NULL, epochs INTEGER, seconds REAL, error TEXT, traceback TEXT,
+                history TEXT, finished_at REAL);""")
+        con.execute("INSERT INTO meta VALUES ('format', ?)", (json.dumps("fastnn.tune trial store 1"),))
+    con.close()
+    objective = lambda p: {"dev_error": p["x"]}  # noqa: E731
+    first = tune.RandomSearch(X_SPACE, objective, n_trials=3, seed=0, storage=db).run()
+    loaded = tune.Result.load(db)
+    assert [t.metrics for t in loaded.trials] == [t.metrics for t in first.trials]
+    assert all(t.rung is None and t.rungs is None for t in loaded.trials)
+    assert loaded.total_epochs == 0

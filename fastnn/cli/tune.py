@@ -272,6 +272,10 @@ def read_space(path, overrides=None):
     if halving and ("epochs" in fixed or "epochs" in tables["space"]):
         raise CLIError(f"{where}epochs cannot be set with strategy = {search['strategy']!r}: each rung "
                        f"sets the trials' epochs (min_epochs * eta**k up to max_epochs in [search])")
+    if halving and ("patience" in fixed or "patience" in tables["space"]):
+        raise CLIError(f"{where}patience (early stopping) cannot be used with strategy = "
+                       f"{search['strategy']!r}: the rungs stop the bad trials, and a trial must train "
+                       f"every epoch of its rung")
     grid = search["strategy"] == "grid"
     space = {}
     for name, spec in tables["space"].items():
