@@ -8,7 +8,9 @@ the hidden units and the mini-batch size.  For each seed:
 - random: ``RandomSearch``, 27 trials of 27 epochs each (729 epochs);
 - hyperband: ``Hyperband(max_epochs=27, eta=3)``, all four brackets
   (27, 12, 6 and 4 trials started at 1, 3, 9 and 27 epochs);
-- hyperband-2: its two most aggressive brackets (``brackets=2``);
+- the same with synchronous rungs (``asynchronous=False``: each rung fills
+  before its best go on; exactly the paper's rung sizes);
+- hyperband, 2 brackets: its two most aggressive brackets (``brackets=2``);
 - halving: ``SuccessiveHalving(n_trials=27, max_epochs=27, eta=3)``;
 - optuna (if installed; not a dependency of fastnn): a study with
   RandomSampler and HyperbandPruner(min_resource=1, max_resource=27,
@@ -160,6 +162,9 @@ def main(argv=None):
         for name, search in [
                 ("hyperband", tune.Hyperband(SPACE, Build(None), max_epochs=max_epochs, eta=eta, seed=seed,
                                              train=train, dev=dev, **common)),
+                ("hyperband, synchronous rungs", tune.Hyperband(SPACE, Build(None), max_epochs=max_epochs, eta=eta,
+                                                                seed=seed, asynchronous=False, train=train, dev=dev,
+                                                                **common)),
                 ("hyperband, 2 brackets", tune.Hyperband(SPACE, Build(None), max_epochs=max_epochs, eta=eta,
                                                          brackets=2, seed=seed, train=train, dev=dev, **common)),
                 ("successive halving", tune.SuccessiveHalving(SPACE, Build(None), n_trials=n_random,

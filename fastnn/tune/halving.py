@@ -360,13 +360,17 @@ class _Schedule:
                 if tid not in bracket.results[0]:
                     queue.append(self._task(bracket, 0, tid))
                     running[tid] = (bracket, 0)
-        for outcome in runner.map(queue):
-            bracket, k = running.pop(outcome.id)
-            self._record(bracket, k, outcome)
-            if k + 1 < len(bracket.budgets):
-                for tid in self._promote(bracket, k, self._promotable(bracket, k)):
-                    queue.appendleft(self._task(bracket, k + 1, tid))   # before any new trial
-                    running[tid] = (bracket, k + 1)
+        # A runner may end with tasks left in the queue: those promoted by the
+        # last results it yielded (a Dask runner has no future left to wait
+        # on), or by the trials it re-ran alone after a worker died.
+        while queue:
+            for outcome in runner.map(queue):
+                bracket, k = running.pop(outcome.id)
+                self._record(bracket, k, outcome)
+                if k + 1 < len(bracket.budgets):
+                    for tid in self._promote(bracket, k, self._promotable(bracket, k)):
+                        queue.appendleft(self._task(bracket, k + 1, tid))   # before any new trial
+                        running[tid] = (bracket, k + 1)
 
     def trials(self):
         return [self.aggregate[tid] for bracket in self.brackets for tid in bracket.ids if tid in self.aggregate]
