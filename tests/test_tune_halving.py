@@ -401,3 +401,36 @@ def test_a_store_written_before_rungs_opens_and_gains_their_columns(tmp_path):
     assert [t.metrics for t in loaded.trials] == [t.metrics for t in first.trials]
     assert all(t.rung is None and t.rungs is None for t in loaded.trials)
     assert loaded.total_epochs == 0
+
+
+def test_importance_compares_trials_at_equal_budgets():
+    calls = []
+    result = tune.SuccessiveHalving(X_SPACE, table_objective(calls), n_trials=9, max_epochs=9, seed=0).run()
+    ranking = result.importance()
+    assert [i.param for i in ranking] == ["x"]
+    # At 1 epoch all 9 trials (the first rung); at 3 epochs only 3: too few.
+    with pytest.raises(ValueError, match="at least 3 ok trials; this result has 1 at 9 epochs"):
+        result.importance(epochs=9)
+
+
+def test_a_failed_rung_is_retried_from_its_checkpoint(tmp_path):
+    from tune_helpers import build_epoch_model, load_epoch_model, regression_data
+    db = tmp_path / "s.db"
+    broken = {"on": True}
+
+    def load(path):
+        if broken["on"]:
+            raise OSError("the disk is gone, this time")
+        return load_epoch_model(path)
+
+    space = {"learning_rate": tune.LogUniform(1e-3, 0.3)}
+    builder = tune.Builder(build_epoch_model, regression_data(64, seed=0), regression_data(32, seed=1), load=load)
+    first = tune.SuccessiveHalving(space, builder, n_trials=3, max_epochs=3, seed=0, storage=db).run()
+    promoted = [t for t in first.trials if t.rung == 1]
+    assert [t.status for t in promoted] == ["failed"] and "the disk is gone" in promoted[0].error
+    assert first.total_epochs == 3
+    broken["on"] = False
+    again = tune.SuccessiveHalving(space, builder, n_trials=3, max_epochs=3, seed=0, storage=db).run(retry_failed=True)
+    assert again.counts() == {"ok": 3}
+    assert again.total_epochs == 3 + 2       # continued from its checkpoint after 1 epoch
+    assert [t.id for t in again.trials if t.rung == 1] == [promoted[0].id]

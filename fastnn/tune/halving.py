@@ -298,7 +298,8 @@ class _Schedule:
                       (previous.history if previous else None), rung=k,
                       epochs_trained=sum(e["epochs_trained"] or 0 for e in rungs), rungs=rungs)
         self.store.save(trial)
-        if k > 0 and self.continues:
+        if k > 0 and self.continues and outcome.status in ("ok", "diverged"):
+            # (a failed or timed-out rung keeps it: run(retry_failed=True) continues from it)
             self.checkpoints.drop(tid, bracket.budgets[k - 1])
         self.aggregate[tid] = trial
         bracket.results[k][tid] = _rung_trial(trial, entry)

@@ -226,7 +226,7 @@ class Result:
                          for r in [header] + lines)
 
     # -- importance --------------------------------------------------------
-    def importance(self):
+    def importance(self, epochs=None):
         """The hyperparameters by how much they matter to the metric, most first.
 
         Uses the ok trials only.  For each parameter its values are cut into
@@ -235,10 +235,18 @@ class Result:
         between bins, minus what chance alone gives (epsilon squared).  Ranks
         make it independent of each parameter's scale and robust to outliers.
         Needs at least 3 ok trials.
+
+        With rungs (successive halving, Hyperband), trials are compared at
+        equal budgets: the metric after ``epochs`` epochs, by default the
+        rung budget that the most trials reached ok (the first rung, for
+        successive halving).
         """
         ok = [t for t in self.trials if t.status == "ok"]
+        if any(t.rungs for t in self.trials):
+            ok, epochs = _at_budget(self.trials, self.metric, epochs)
         if len(ok) < 3:
-            raise ValueError(f"importance needs at least 3 ok trials; this result has {len(ok)}")
+            raise ValueError(f"importance needs at least 3 ok trials; this result has {len(ok)}"
+                             + (f" at {epochs} epochs" if epochs is not None else ""))
         metric_ranks = _ranks(np.array([t.value(self.metric) for t in ok]))
         out = []
         for name in self._param_names():
@@ -379,6 +387,22 @@ class Result:
         if path is not None:
             fig.savefig(path)
         return fig
+
+
+def _at_budget(trials, metric, epochs):
+    """``(trials as they were after ``epochs`` epochs, epochs)``: the ok rung
+    outcomes at that budget (default: the budget most trials reached ok)."""
+    at = {}
+    for t in trials:
+        for r in t.rungs or []:
+            if r["status"] == "ok" and metric in r["metrics"]:
+                at.setdefault(r["epochs"], []).append(
+                    Trial(id=t.id, params=t.params, status="ok", metrics=r["metrics"], epochs=r["epochs"]))
+    if epochs is None:
+        if not at:
+            return [], None
+        epochs = max(at, key=lambda e: (len(at[e]), e))
+    return at.get(epochs, []), epochs
 
 
 def _per_epoch(history, metric):
