@@ -125,7 +125,8 @@ def optuna_run(train, dev, n_trials, max_epochs, eta, seed, threads):
 
 
 def table(rows, reference):
-    lines = ["| method | trials | trained to max | best dev accuracy | vs random (pp) | epochs | share of random's | seconds |",
+    lines = ["| method | trials | trained to max | best dev accuracy | vs random (pp) | epochs | "
+             "share of random's | seconds |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['method']} | {r['trials']} | {r['full']} | {100 * r['dev_accuracy']:.2f}% | "
@@ -162,9 +163,9 @@ def main(argv=None):
         for name, search in [
                 ("hyperband", tune.Hyperband(SPACE, Build(None), max_epochs=max_epochs, eta=eta, seed=seed,
                                              train=train, dev=dev, **common)),
-                ("hyperband, synchronous rungs", tune.Hyperband(SPACE, Build(None), max_epochs=max_epochs, eta=eta,
-                                                                seed=seed, asynchronous=False, train=train, dev=dev,
-                                                                **common)),
+                ("hyperband, synchronous rungs", tune.Hyperband(
+                    SPACE, Build(None), max_epochs=max_epochs, eta=eta, seed=seed, asynchronous=False,
+                    train=train, dev=dev, **common)),
                 ("hyperband, 2 brackets", tune.Hyperband(SPACE, Build(None), max_epochs=max_epochs, eta=eta,
                                                          brackets=2, seed=seed, train=train, dev=dev, **common)),
                 ("successive halving", tune.SuccessiveHalving(SPACE, Build(None), n_trials=n_random,

@@ -300,7 +300,7 @@ def test_bad_settings_are_clear_errors(kwargs, error, message):
 
 
 def test_hyperband_bad_brackets():
-    with pytest.raises(ValueError, match=r"brackets \(4\) cannot exceed log_3\(max_epochs / min_epochs\) \+ 1 = 3"):
+    with pytest.raises(ValueError, match=r"brackets \(4\) cannot exceed log_3\(max_epochs / min_epochs\) \+ 1"):
         tune.Hyperband(X_SPACE, f, max_epochs=9, brackets=4)
 
 
@@ -317,7 +317,8 @@ def test_a_function_objective_that_ignores_its_budget_fails_its_trials():
 
 
 def test_a_store_of_another_search_is_refused(tmp_path):
-    tune.RandomSearch(X_SPACE, lambda p: {"dev_error": p["x"]}, n_trials=2, seed=0, storage=tmp_path / "s.db").run()
+    tune.RandomSearch(X_SPACE, lambda p: {"dev_error": p["x"]}, n_trials=2, seed=0,
+                      storage=tmp_path / "s.db").run()
     with pytest.raises(ValueError, match="holds another search"):
         tune.SuccessiveHalving(X_SPACE, f, n_trials=3, max_epochs=3, seed=0, storage=tmp_path / "s.db").run()
 
@@ -430,7 +431,8 @@ def test_a_failed_rung_is_retried_from_its_checkpoint(tmp_path):
     assert [t.status for t in promoted] == ["failed"] and "the disk is gone" in promoted[0].error
     assert first.total_epochs == 3
     broken["on"] = False
-    again = tune.SuccessiveHalving(space, builder, n_trials=3, max_epochs=3, seed=0, storage=db).run(retry_failed=True)
+    again = tune.SuccessiveHalving(space, builder, n_trials=3, max_epochs=3, seed=0,
+                                   storage=db).run(retry_failed=True)
     assert again.counts() == {"ok": 3}
     assert again.total_epochs == 3 + 2       # continued from its checkpoint after 1 epoch
     assert [t.id for t in again.trials if t.rung == 1] == [promoted[0].id]

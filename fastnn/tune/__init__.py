@@ -19,8 +19,9 @@ on the promising ones (``tune.SuccessiveHalving``, ``tune.Hyperband``; the
 objective is told its budget in epochs).
 
 Modules: ``spaces`` (distributions), ``strategies`` (random, grid,
-coarse-to-fine), ``halving`` (successive halving, Hyperband), ``objectives`` (function and builder objectives, one trial's
-outcome), ``runners`` (in-process, local processes, Dask), ``store``
+coarse-to-fine), ``halving`` (successive halving, Hyperband),
+``objectives`` (function and builder objectives, one trial's outcome),
+``runners`` (in-process, local processes, Dask), ``store``
 (SQLite trial store), ``results`` (Trial, Result), ``panda`` (one model
 babysat).  Dask, joblib and matplotlib are imported only when used.
 """

@@ -291,11 +291,12 @@ class _Schedule:
         history = outcome.history
         if self.continues and previous is not None and previous.history and k > 0:
             history = {key: previous.history.get(key, []) + values for key, values in (history or {}).items()}
+        if previous is not None:  # a failed rung: the epochs and history the trial had
+            history = history if history is not None else previous.history
         trial = Trial(id=tid, params=dict(bracket.params[tid]), status=outcome.status, metrics=outcome.metrics,
-                      epochs=outcome.epochs if outcome.epochs is not None else (previous.epochs if previous else None),
+                      epochs=outcome.epochs if outcome.epochs is not None or previous is None else previous.epochs,
                       seconds=sum(e["seconds"] or 0.0 for e in rungs), error=outcome.error,
-                      traceback=outcome.traceback, history=history if history is not None else
-                      (previous.history if previous else None), rung=k,
+                      traceback=outcome.traceback, history=history, rung=k,
                       epochs_trained=sum(e["epochs_trained"] or 0 for e in rungs), rungs=rungs)
         self.store.save(trial)
         if k > 0 and self.continues and outcome.status in ("ok", "diverged"):
