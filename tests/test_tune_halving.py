@@ -356,12 +356,12 @@ def test_cli_tune_with_a_halving_strategy(tmp_path, capsys, blobs_csv, strategy,
     db = tmp_path / "s.db"
     code, out, _ = run(capsys, "tune", space, blobs_csv, "--storage", db, "-o", tmp_path / "t.csv")
     assert code == 0, out
-    assert " rung 0 (1 epochs) ok" in out and "rung 2 (4 epochs) ok" in out
+    assert " rung 0 (1 epoch) ok" in out and "rung 2 (4 epochs) ok" in out
     result = tune.Result.load(db)
     assert len(result.trials) == n_trials and result.best.epochs == 4
     assert "epochs = 4" in (tmp_path / "best.toml").read_text()
     code, out, _ = run(capsys, "tune", space, blobs_csv, "--storage", db, "-o", tmp_path / "t.csv")
-    assert code == 0 and "epochs) ok" not in out   # every rung is in the store
+    assert code == 0 and ") ok: " not in out   # every rung is in the store
 
 
 @pytest.mark.parametrize("search, fixed, message", [

@@ -308,8 +308,8 @@ class _Schedule:
         if self.search.verbose:
             value = outcome.value(self.metric)
             said = outcome.error if outcome.error is not None else f"{self.metric}={value:.4g}"
-            print(f"[{self.done}] {tid} rung {k} ({epochs} epochs) {outcome.status}: {said}  {trial.params}  "
-                  f"({outcome.seconds:.1f}s)", file=sys.stdout, flush=True)
+            print(f"[{self.done}] {tid} rung {k} ({epochs} epoch{'s' * (epochs != 1)}) {outcome.status}: {said}  "
+                  f"{trial.params}  ({outcome.seconds:.1f}s)", file=sys.stdout, flush=True)
 
     def _promote(self, bracket, k, ids):
         ids = [tid for tid in ids if tid not in bracket.promoted[k]]

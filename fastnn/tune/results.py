@@ -50,7 +50,7 @@ class Trial:
     history: Optional[dict] = None
     rung: Optional[int] = None
     epochs_trained: Optional[int] = None
-    rungs: Optional[list] = None
+    rungs: Optional[list] = field(default=None, repr=False)
     # A Builder's model at the end of a rung, in its file format, on its way
     # from a worker to the coordinator (which writes it and drops it here).
     checkpoint: Optional[bytes] = field(default=None, repr=False, compare=False)
