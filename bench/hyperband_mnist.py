@@ -113,7 +113,9 @@ def optuna_run(train, dev, n_trials, max_epochs, eta, seed, threads):
         return accuracy
 
     fn.set_num_threads(threads)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed),
+    # A fixed study name: the pruner assigns trials to brackets by a hash of it.
+    study = optuna.create_study(study_name=f"hyperband-mnist-{seed}", direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=seed),
                                 pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs,
                                                                       reduction_factor=eta))
     start = time.perf_counter()
