@@ -40,3 +40,22 @@ def test_tuning_example_runs(tmp_path, monkeypatch, shared_data):
     exec(compile(tuning, "README tune", "exec"), namespace)
     assert len(namespace["result"].trials) == 3
     assert (tmp_path / "tune_mnist.db").exists()
+
+
+def test_hyperband_example_runs(tmp_path, monkeypatch):
+    """The Hyperband example on the embedded digits, in this process."""
+    monkeypatch.chdir(tmp_path)
+    example = next(b for b in _blocks() if "tune.Hyperband" in b)
+    assert "n_jobs=2" in example
+    example = example.replace("n_jobs=2", "n_jobs=1")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        example = "\n".join(line for line in example.splitlines() if "plot_curves" not in line)
+    namespace = {"__name__": "__main__"}
+    exec(compile(example, "README hyperband", "exec"), namespace)
+    result = namespace["result"]
+    # Rungs of 27/9/3/1, 12/4/1, 6/2 and 4 trials, each promoted trial continuing.
+    assert len(result.trials) == 27 + 12 + 6 + 4
+    assert result.total_epochs == (27 + 9 * 2 + 3 * 6 + 18) + (12 * 3 + 4 * 6 + 18) + (6 * 9 + 2 * 18) + 4 * 27
+    assert (tmp_path / "hyperband.db").exists()

@@ -197,3 +197,51 @@ def build_fake(params):
         return object(), {}
     return FakeModel(), {"optimizer": FakeOptimizer(params["learning_rate"]), "epochs": int(params["epochs"]),
                          "batch_size": 16}
+
+
+# -- successive halving ----------------------------------------------------------------
+
+class EpochModel(FakeModel):
+    """A FakeModel that counts its epochs and keeps the count in its file;
+    each epoch it trains is logged as "<learning rate> <epoch>" to the file
+    named by $TUNE_EPOCH_LOG (if set), after a pause of $TUNE_EPOCH_PAUSE seconds."""
+
+    def __init__(self, w=0.0, optimizer=None, epoch=0):
+        super().__init__(w, optimizer)
+        self.epoch = epoch
+
+    def fit(self, X, y, epochs=1, **kwargs):
+        history = {}
+        for _ in range(epochs):
+            time.sleep(float(os.environ.get("TUNE_EPOCH_PAUSE", "0")))
+            for key, values in super().fit(X, y, epochs=1, **kwargs).items():
+                history.setdefault(key, []).extend(values)
+            kwargs.pop("optimizer", None)
+            log = os.environ.get("TUNE_EPOCH_LOG")
+            if log:
+                fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+                try:
+                    os.write(fd, f"{self.optimizer.learning_rate!r} {self.epoch}\n".encode())
+                finally:
+                    os.close(fd)
+            self.epoch += 1
+        return history
+
+    def save(self, path):
+        with open(path, "w") as f:
+            json.dump({"w": self.w, "learning_rate": self.optimizer.learning_rate, "epoch": self.epoch}, f)
+
+
+def load_epoch_model(path):
+    with open(path) as f:
+        state = json.load(f)
+    return EpochModel(state["w"], FakeOptimizer(state["learning_rate"]), state["epoch"])
+
+
+def build_epoch_model(params):
+    return EpochModel(), {"optimizer": FakeOptimizer(params["learning_rate"]), "batch_size": 16}
+
+
+def epoch_builder():
+    return tune.Builder(build_epoch_model, regression_data(64, seed=0), regression_data(32, seed=1),
+                        load=load_epoch_model)

@@ -21,8 +21,10 @@ __all__ = ["add_parsers", "read_space", "best_settings", "write_train_toml"]
 
 _EXAMPLE = """\
   [search]                  # optional; the flags below override it
-  strategy = "random"       # random, grid or coarse_to_fine
+  strategy = "random"       # random, grid, coarse_to_fine, successive_halving or hyperband
   n_trials = 20             # coarse_to_fine: the total, split over `rounds` (default 3)
+  # successive_halving, hyperband: max_epochs = 27, eta = 3 (min_epochs = 1; hyperband:
+  # brackets = how many, default all); the trials' epochs come from these, not [fixed]
   timeout_per_trial = 600   # seconds; a trial over time is stopped, recorded as timeout
 
   [fixed]                   # every trial: the keys of `fastnn train` (--help lists them)
@@ -38,10 +40,19 @@ _EXAMPLE = """\
 # [space] table forms -> fastnn.tune distributions (built lazily: tune imports on use)
 _DISTRIBUTIONS = ("uniform", "int_uniform", "log_uniform", "one_minus_log_uniform", "choice")
 
+_STRATEGIES = ("random", "grid", "coarse_to_fine", "successive_halving", "hyperband")
+# [search] keys of some strategies only
+_STRATEGY_KEYS = {"rounds": ("coarse_to_fine",), "keep": ("coarse_to_fine",),
+                  "min_epochs": ("successive_halving", "hyperband"),
+                  "max_epochs": ("successive_halving", "hyperband"),
+                  "eta": ("successive_halving", "hyperband"), "brackets": ("hyperband",)}
+
 # [search] keys and their types; their ranges are checked by the strategies
 _SEARCH_KEYS = {
-    "strategy": config.OneOf("random", "grid", "coarse_to_fine"),
+    "strategy": config.OneOf(*_STRATEGIES),
     "n_trials": config.IntValue(), "rounds": config.IntValue(), "keep": config.IntValue(),
+    "min_epochs": config.IntValue(), "max_epochs": config.IntValue(), "eta": config.IntValue(),
+    "brackets": config.IntValue(),
     "metric": config.Text(), "mode": config.OneOf("min", "max"),
     "seed": config.IntValue(), "n_jobs": config.IntValue(), "storage": config.Text(),
     "output": config.Text(), "timeout_per_trial": config.FloatValue(),
@@ -73,7 +84,7 @@ def add_parsers(add):
     p.add_argument("space", metavar="SPACE.toml", help="the search: [search], [fixed], [space]")
     p.add_argument("data", metavar="DATA", help=".npz or .csv training data (as for train)")
     add_data_flags(p)
-    p.add_argument("--strategy", choices=("random", "grid", "coarse_to_fine"),
+    p.add_argument("--strategy", choices=_STRATEGIES,
                    default=None, help="how to pick trials (default: random)")
     p.add_argument("--n-trials", type=int, help="the budget (default: 20; a grid runs every "
                    "combination)")
@@ -142,6 +153,8 @@ def run(args):
     print(f"{len(result)} trials ({counts}) written to {os.path.abspath(search['output'])}")
 
     settings = best_settings(fixed, best.params)
+    if best.rung is not None:
+        settings["epochs"] = best.epochs    # the rung it reached trained it so long
     command = _train_command(args, best_config, search["save_best"] or "best.fnn")
     comment = (f"fastnn tune: the best of {len(result)} trials ({best.id}, {result.metric} "
                f"{best.value(result.metric):.6g}) of {args.space} on {args.data}\n"
@@ -210,6 +223,12 @@ def _strategy(search, space, task):
     common = {"metric": metric, "mode": search["mode"]}
     if search["strategy"] == "grid":
         return tune.GridSearch, common
+    if search["strategy"] in ("successive_halving", "hyperband"):
+        rungs = dict(common, max_epochs=search["max_epochs"], min_epochs=search.get("min_epochs", 1),
+                     eta=search.get("eta", 3))
+        if search["strategy"] == "hyperband":
+            return tune.Hyperband, dict(rungs, brackets=search.get("brackets"))
+        return tune.SuccessiveHalving, dict(rungs, n_trials=search["n_trials"])
     if search["strategy"] == "coarse_to_fine":
         per_round = max(1, math.ceil(search["n_trials"] / search["rounds"]))
         return tune.CoarseToFine, dict(common, n_trials_per_round=per_round,
@@ -240,7 +259,23 @@ def read_space(path, overrides=None):
             raise config.unknown_key(f"{where}[search] ", name, _SEARCH_KEYS)
         search[name] = config.check_value(_SEARCH_KEYS[name], name, value, f"{where}[search] ")
     search.update(overrides or {})
+    for name, strategies in _STRATEGY_KEYS.items():
+        if name in tables["search"] and search["strategy"] not in strategies:
+            raise CLIError(f"{where}[search] {name} applies to strategy = "
+                           f"{' or '.join(repr(s) for s in strategies)} only; the strategy is "
+                           f"{search['strategy']!r}")
+    halving = search["strategy"] in ("successive_halving", "hyperband")
+    if halving and "max_epochs" not in search:
+        raise CLIError(f"{where}[search] strategy = {search['strategy']!r} needs max_epochs (the epochs "
+                       f"of the last rung, min_epochs * eta**k), e.g. max_epochs = 27")
     fixed = config.check_settings(tables["fixed"], f"{where}[fixed] ")
+    if halving and ("epochs" in fixed or "epochs" in tables["space"]):
+        raise CLIError(f"{where}epochs cannot be set with strategy = {search['strategy']!r}: each rung "
+                       f"sets the trials' epochs (min_epochs * eta**k up to max_epochs in [search])")
+    if halving and ("patience" in fixed or "patience" in tables["space"]):
+        raise CLIError(f"{where}patience (early stopping) cannot be used with strategy = "
+                       f"{search['strategy']!r}: the rungs stop the bad trials, and a trial must train "
+                       f"every epoch of its rung")
     grid = search["strategy"] == "grid"
     space = {}
     for name, spec in tables["space"].items():

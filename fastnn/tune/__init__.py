@@ -14,12 +14,18 @@ result.best.params, result.best.metrics, result.trials
 print(result.table(top=10)); result.to_csv("trials.csv"); result.importance(); result.plot("search.png")
 ```
 
+Successive halving and Hyperband stop bad trials early and spend the epochs
+on the promising ones (``tune.SuccessiveHalving``, ``tune.Hyperband``; the
+objective is told its budget in epochs).
+
 Modules: ``spaces`` (distributions), ``strategies`` (random, grid,
-coarse-to-fine), ``objectives`` (function and builder objectives, one trial's
-outcome), ``runners`` (in-process, local processes, Dask), ``store``
+coarse-to-fine), ``halving`` (successive halving, Hyperband),
+``objectives`` (function and builder objectives, one trial's outcome),
+``runners`` (in-process, local processes, Dask), ``store``
 (SQLite trial store), ``results`` (Trial, Result), ``panda`` (one model
 babysat).  Dask, joblib and matplotlib are imported only when used.
 """
+from fastnn.tune.halving import Hyperband, SuccessiveHalving, hyperband_brackets
 from fastnn.tune.objectives import Builder
 from fastnn.tune.panda import Panda
 from fastnn.tune.results import Importance, Result, Trial
@@ -31,6 +37,7 @@ from fastnn.tune.strategies import CoarseToFine, GridSearch, RandomSearch, Searc
 
 __all__ = [
     "Uniform", "IntUniform", "LogUniform", "OneMinusLogUniform", "Choice", "Distribution",
-    "RandomSearch", "GridSearch", "CoarseToFine", "Search",
+    "RandomSearch", "GridSearch", "CoarseToFine", "Search", "SuccessiveHalving", "Hyperband",
+    "hyperband_brackets",
     "Builder", "Panda", "Trial", "Result", "Importance", "TrialStore", "TrialsLost",
 ]

@@ -30,7 +30,7 @@ class ObjectiveOnWorkers(WorkerPlugin):
         self.loaded = (None, "the search is over")
 
 
-def trial_on_worker(plugin, trial_id, params, metric, threads, timeout, coordinator_pid):
+def trial_on_worker(plugin, trial_id, params, budget, metric, threads, timeout, coordinator_pid):
     """``(trial, hung)``: ``hung`` is None, or ``(worker address, has a nanny)``
     when a thread of this worker still runs the trial, over its timeout."""
     worker = get_worker()
@@ -42,5 +42,5 @@ def trial_on_worker(plugin, trial_id, params, metric, threads, timeout, coordina
     if plugin not in worker.plugins:
         raise RuntimeError(f"the Dask worker {worker.address} has not loaded the search's objective "
                            f"(worker plugin {plugin})")
-    trial, hung = trial_within(worker.plugins[plugin].loaded, trial_id, params, metric, timeout)
+    trial, hung = trial_within(worker.plugins[plugin].loaded, trial_id, params, budget, metric, timeout)
     return trial, ((worker.address, worker.nanny is not None) if hung else None)

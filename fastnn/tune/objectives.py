@@ -18,6 +18,8 @@ the two apart is the runner's business (``runners.InProcess``).
 """
 import math
 import numbers
+import os
+import tempfile
 import time
 import traceback
 from collections.abc import Mapping
@@ -30,20 +32,52 @@ __all__ = ["Builder", "evaluate", "history_dict", "check_pair"]
 _RUN_KEYS = ("epochs", "history")
 
 
-def evaluate(objective, trial_id, params, metric):
-    """Run ``objective(params)`` and return its Trial: ok, failed or diverged."""
+def evaluate(objective, trial_id, params, metric, budget=None):
+    """Run ``objective(params)`` and return its Trial: ok, failed or diverged.
+
+    ``budget`` (successive halving's rungs): None, or a dict ``{"rung": k,
+    "epochs": total epochs at the end of the rung, "start": epochs already
+    trained, "checkpoint": the model file's bytes at "start" or None}``.  A
+    Builder then continues from the checkpoint (``Builder.train_rung``) and
+    the Trial carries the new one; a function is called as
+    ``objective(params, epochs)`` and must train that many epochs.
+    """
     start = time.perf_counter()
+    checkpoint = None
     try:
-        metrics, epochs, history = _outcome(objective(dict(params)), metric)
+        if budget is None:
+            out = objective(dict(params))
+        elif isinstance(objective, Builder):
+            out, checkpoint = objective.train_rung(params, budget["start"], budget["epochs"],
+                                                   budget["checkpoint"])
+        else:
+            out = objective(dict(params), budget["epochs"])
+        metrics, epochs, history = _outcome(out, metric)
+        if budget is not None:
+            epochs = _check_budget(epochs, budget["epochs"])
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
         return Trial(id=trial_id, params=dict(params), status="failed",
                      seconds=time.perf_counter() - start,
-                     error=_reason(exc), traceback=traceback.format_exc())
+                     error=_reason(exc), traceback=traceback.format_exc(),
+                     rung=None if budget is None else budget["rung"])
     # A NaN or Inf anywhere means the run blew up, whatever the search metric says.
     diverged = not all(math.isfinite(v) for v in metrics.values())
-    return Trial(id=trial_id, params=dict(params), status="diverged" if diverged else "ok",
-                 metrics=metrics, epochs=epochs, history=history,
-                 seconds=time.perf_counter() - start)
+    trial = Trial(id=trial_id, params=dict(params), status="diverged" if diverged else "ok",
+                  metrics=metrics, epochs=epochs, history=history,
+                  seconds=time.perf_counter() - start)
+    if budget is not None:
+        trial.rung, trial.checkpoint = budget["rung"], checkpoint
+        trial.epochs_trained = epochs - budget["start"]
+    return trial
+
+
+def _check_budget(epochs, asked):
+    """The epochs a budgeted objective trained: the ``asked`` ones, or an error."""
+    if epochs is not None and epochs != asked:
+        raise ValueError(f"the objective was asked for {asked} epochs (objective(params, epochs={asked})) "
+                         f"but reported epochs = {epochs}: successive halving compares trials at equal "
+                         f"budgets, so the objective must train the epochs it is given")
+    return asked
 
 
 def _reason(exc):
@@ -116,14 +150,25 @@ class Builder:
 
     ``train`` and ``dev`` are ``(X, y)`` pairs.  The Builder, data included,
     is sent once to each worker process, not once per trial.
+
+    Successive halving and Hyperband train a Builder trial rung by rung
+    (``train_rung``): the rung's budget replaces fit_kwargs' ``epochs``, and
+    a promoted trial continues from its checkpoint, written with
+    ``model.save(path)`` and read with ``load(path)`` (default:
+    ``fastnn.load_model``, which keeps the optimizer's state, the counters
+    and the shuffling RNG: continuing equals training straight through).
     """
 
-    def __init__(self, build, train, dev):
+    def __init__(self, build, train, dev, load=None):
         if not callable(build):
             raise TypeError(f"Builder(build, train, dev): build must be callable; got {build!r}")
+        if load is not None and not callable(load):
+            raise TypeError(f"Builder(build, train, dev, load): load must be callable (path -> model); "
+                            f"got {load!r}")
         self.build = build
         self.train = check_pair("Builder", "train", train)
         self.dev = check_pair("Builder", "dev", dev)
+        self.load = load
 
     def build_model(self, params):
         """``(model, fit_kwargs)`` for ``params``, checked against the model protocol."""
@@ -142,7 +187,50 @@ class Builder:
         return model, fit_kwargs
 
     def __call__(self, params):
+        return self._fit_and_score(*self.build_model(params))
+
+    def train_rung(self, params, start, epochs, checkpoint):
+        """Train ``params``' model to ``epochs`` epochs in all, continuing
+        from ``checkpoint`` (the model file's bytes after ``start`` epochs;
+        None when ``start`` is 0).  Returns ``(outcome, the new checkpoint's bytes)``."""
         model, fit_kwargs = self.build_model(params)
+        if start:
+            if checkpoint is None:
+                raise RuntimeError(f"no checkpoint to continue from after {start} epochs")
+            model = self._load(checkpoint)
+            fit_kwargs.pop("optimizer", None)  # the checkpoint's, with its state
+        fit_kwargs["epochs"] = epochs - start
+        out = self._fit_and_score(model, fit_kwargs)
+        if out["epochs"] != epochs - start:
+            raise RuntimeError(f"fit stopped after {out['epochs']} of the {epochs - start} epochs it was "
+                               f"given (from epoch {start} to {epochs}): successive halving needs every "
+                               f"epoch trained; leave EarlyStopping out of fit_kwargs (a diverging fit "
+                               f"also stops early)")
+        out["epochs"] = epochs
+        return out, self._save(model)
+
+    def _load(self, checkpoint):
+        load = self.load
+        if load is None:
+            from fastnn import load_model as load
+        with tempfile.TemporaryDirectory(prefix="fastnn-tune-") as tmp:
+            path = os.path.join(tmp, "checkpoint.fastnn")
+            with open(path, "wb") as f:
+                f.write(checkpoint)
+            return load(path)
+
+    def _save(self, model):
+        if not callable(getattr(model, "save", None)):
+            raise TypeError(f"successive halving continues a Builder trial from a checkpoint: the model "
+                            f"needs .save(path) (and the Builder a load(path) function); "
+                            f"{type(model).__name__} has no .save")
+        with tempfile.TemporaryDirectory(prefix="fastnn-tune-") as tmp:
+            path = os.path.join(tmp, "checkpoint.fastnn")
+            model.save(path)
+            with open(path, "rb") as f:
+                return f.read()
+
+    def _fit_and_score(self, model, fit_kwargs):
         history = history_dict(model.fit(*self.train, validation_data=self.dev, **fit_kwargs))
         out = {}
         for split, (X, y) in (("train", self.train), ("dev", self.dev)):

@@ -29,6 +29,14 @@ class Trial:
     says so).
     ``metrics`` is every metric the objective returned; ``train_metrics`` and
     ``dev_metrics`` are those named ``train_*`` / ``dev_*``, prefix removed.
+    ``epochs``: the epochs the trial's model was trained for.
+
+    Successive halving and Hyperband also fill ``rung`` (the last rung the
+    trial reached, 0 the first), ``rungs`` (one dict per rung reached:
+    ``{"rung", "epochs", "status", "metrics"}``) and ``epochs_trained`` (the
+    epochs of training the trial cost: a Builder trial continues from its
+    checkpoint, a function objective trains each rung's budget from the
+    start).  Its ``metrics`` are those of its last rung.
     """
 
     id: str
@@ -40,6 +48,12 @@ class Trial:
     error: Optional[str] = None
     traceback: Optional[str] = None
     history: Optional[dict] = None
+    rung: Optional[int] = None
+    epochs_trained: Optional[int] = None
+    rungs: Optional[list] = field(default=None, repr=False)
+    # A Builder's model at the end of a rung, in its file format, on its way
+    # from a worker to the coordinator (which writes it and drops it here).
+    checkpoint: Optional[bytes] = field(default=None, repr=False, compare=False)
 
     @property
     def train_metrics(self):
@@ -107,11 +121,15 @@ class Result:
         position, t = position_trial
         value = t.value(self.metric)
         if t.status != "ok" or math.isnan(value):
-            return (_status_rank(t.status), 0.0, position)
-        return (0, value if self.mode == "min" else -value, position)
+            return (_status_rank(t.status), 0, 0.0, position)
+        # With rungs, the trials trained longest come first: a pruned trial's
+        # metric after fewer epochs does not compete with the survivors'.
+        longest = -(t.epochs or 0) if t.rung is not None else 0
+        return (0, longest, value if self.mode == "min" else -value, position)
 
     def ranked(self):
-        """The trials best first: ok ones by the metric, then diverged, timeout, failed."""
+        """The trials best first: ok ones by the metric (with rungs: those
+        trained for the most epochs first), then diverged, timeout, failed."""
         return [t for _, t in sorted(enumerate(self.trials), key=self._key)]
 
     @property
@@ -134,6 +152,13 @@ class Result:
 
     def __len__(self):
         return len(self.trials)
+
+    @property
+    def total_epochs(self):
+        """Epochs of training the whole search cost: the sum of each trial's
+        ``epochs_trained`` (its ``epochs`` for searches without rungs)."""
+        return sum(t.epochs_trained if t.epochs_trained is not None else (t.epochs or 0)
+                   for t in self.trials)
 
     def __repr__(self):
         counts = ", ".join(f"{n} {s}" for s, n in self.counts().items()) or "none"
@@ -166,6 +191,8 @@ class Result:
             row.update({p: t.params.get(p) for p in params})
             row.update({m: t.metrics.get(m) for m in metrics})
             row.update(epochs=t.epochs, seconds=round(t.seconds, 4), error=t.error)
+            if t.rung is not None:
+                row.update(rung=t.rung, epochs_trained=t.epochs_trained)
             rows.append(row)
         return rows
 
@@ -186,18 +213,20 @@ class Result:
         metrics = [self.metric]
         if twin and any(twin in t.metrics for t in self.trials):
             metrics.append(twin)
-        header = ["rank", "id", "status", *metrics, *params, "epochs", "seconds", "note"]
+        rungs = any(t.rung is not None for t in self.trials)
+        header = ["rank", "id", "status", *metrics, *params, *(["rung"] if rungs else []), "epochs", "seconds",
+                  "note"]
         lines = []
         for rank, t in enumerate(self.ranked()[:top], 1):
             lines.append([str(rank), t.id, t.status, *(_fmt(t.metrics.get(m)) for m in metrics),
-                          *(_fmt(t.params.get(p)) for p in params), _fmt(t.epochs),
-                          f"{t.seconds:.2f}", (t.error or "")[:60]])
+                          *(_fmt(t.params.get(p)) for p in params), *([_fmt(t.rung)] if rungs else []),
+                          _fmt(t.epochs), f"{t.seconds:.2f}", (t.error or "")[:60]])
         widths = [max(len(r[i]) for r in [header] + lines) for i in range(len(header))]
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
                          for r in [header] + lines)
 
     # -- importance --------------------------------------------------------
-    def importance(self):
+    def importance(self, epochs=None):
         """The hyperparameters by how much they matter to the metric, most first.
 
         Uses the ok trials only.  For each parameter its values are cut into
@@ -206,10 +235,18 @@ class Result:
         between bins, minus what chance alone gives (epsilon squared).  Ranks
         make it independent of each parameter's scale and robust to outliers.
         Needs at least 3 ok trials.
+
+        With rungs (successive halving, Hyperband), trials are compared at
+        equal budgets: the metric after ``epochs`` epochs, by default the
+        rung budget that the most trials reached ok (the first rung, for
+        successive halving).
         """
         ok = [t for t in self.trials if t.status == "ok"]
+        if any(t.rungs for t in self.trials):
+            ok, epochs = _at_budget(self.trials, self.metric, epochs)
         if len(ok) < 3:
-            raise ValueError(f"importance needs at least 3 ok trials; this result has {len(ok)}")
+            raise ValueError(f"importance needs at least 3 ok trials; this result has {len(ok)}"
+                             + (f" at {epochs} epochs" if epochs is not None else ""))
         metric_ranks = _ranks(np.array([t.value(self.metric) for t in ok]))
         out = []
         for name in self._param_names():
@@ -285,6 +322,99 @@ class Result:
         if path is not None:
             fig.savefig(path)
         return fig
+
+    def curves(self):
+        """``{trial id: (epochs, values)}``: the metric of each ok or diverged
+        trial against its epochs: per epoch when its history has the metric
+        (``dev_<m>`` is history's ``val_<m>``; ``dev_error`` is 1 - ``val_accuracy``),
+        else at the end of each rung it reached (for searches without rungs:
+        its one point)."""
+        out = {}
+        for t in self.trials:
+            if t.status not in ("ok", "diverged"):
+                continue
+            per_epoch = _per_epoch(t.history or {}, self.metric)
+            if per_epoch is not None and len(per_epoch) == t.epochs:
+                out[t.id] = (list(range(1, len(per_epoch) + 1)), per_epoch)
+            elif t.rungs:
+                ok = [r for r in t.rungs if self.metric in r["metrics"]]
+                out[t.id] = ([r["epochs"] for r in ok], [r["metrics"][self.metric] for r in ok])
+            elif t.epochs is not None and self.metric in t.metrics:
+                out[t.id] = ([t.epochs], [t.metrics[self.metric]])
+        return out
+
+    def plot_curves(self, path=None):
+        """The metric against epochs, one curve per trial; returns the Figure.
+
+        The trials trained for the most epochs are drawn in colour, the best
+        one in red; the pruned ones (stopped at a lower rung) in grey, each
+        ending in a cross where it was stopped.  Epochs on a log axis when
+        they span a factor of 9 or more (rungs grow by eta).  Saved to ``path``
+        if given.  Needs matplotlib (``pip install 'fastnn[plot]'``)."""
+        try:
+            from matplotlib.figure import Figure
+        except ImportError:
+            raise ImportError("Result.plot_curves needs matplotlib, which is not installed: "
+                              "pip install 'fastnn[plot]'") from None
+        curves = self.curves()
+        if not curves:
+            raise ValueError("Result.plot_curves: no ok trial to plot")
+        longest = max(x[-1] for x, _ in curves.values())
+        best = self.best.id if self.counts().get("ok") else None
+        fig = Figure(figsize=(7, 4.5))
+        ax = fig.subplots()
+        pruned = 0
+        for tid, (x, y) in curves.items():
+            if tid == best:
+                continue
+            if x[-1] < longest:
+                pruned += 1
+                ax.plot(x, y, color="0.6", lw=0.8, alpha=0.8)
+                ax.plot(x[-1:], y[-1:], "x", color="0.45", ms=5)
+            else:
+                ax.plot(x, y, lw=1.3, alpha=0.9, marker="o" if len(x) < 8 else None, ms=3)
+        if best is not None and best in curves:
+            x, y = curves[best]
+            ax.plot(x, y, color="red", lw=2.2, label=f"best ({best})", zorder=3)
+            ax.legend(loc="best")
+        if longest >= 9 * min(x[0] for x, _ in curves.values()):
+            ax.set_xscale("log")
+        ax.set_xlabel("epochs")
+        ax.set_ylabel(self.metric)
+        ax.grid(True, alpha=0.3)
+        ax.set_title(f"{len(curves)} trials, {pruned} pruned (grey); {self.total_epochs} epochs in all")
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path)
+        return fig
+
+
+def _at_budget(trials, metric, epochs):
+    """``(trials as they were after ``epochs`` epochs, epochs)``: the ok rung
+    outcomes at that budget (default: the budget most trials reached ok)."""
+    at = {}
+    for t in trials:
+        for r in t.rungs or []:
+            if r["status"] == "ok" and metric in r["metrics"]:
+                at.setdefault(r["epochs"], []).append(
+                    Trial(id=t.id, params=t.params, status="ok", metrics=r["metrics"], epochs=r["epochs"]))
+    if epochs is None:
+        if not at:
+            return [], None
+        epochs = max(at, key=lambda e: (len(at[e]), e))
+    return at.get(epochs, []), epochs
+
+
+def _per_epoch(history, metric):
+    """The per-epoch values of ``metric`` in a trial's history, or None."""
+    if not metric.startswith("dev_"):
+        return history.get(metric)
+    name = metric[len("dev_"):]
+    if "val_" + name in history:
+        return history["val_" + name]
+    if name == "error" and "val_accuracy" in history:
+        return [1.0 - a for a in history["val_accuracy"]]
+    return None
 
 
 def _fmt(v):

@@ -10,7 +10,12 @@
 
 Design:
 - A runner's ``map(planned)`` yields each trial's outcome as it finishes; the
-  coordinator stores it at once.  Workers never touch the store.
+  coordinator stores it at once.  Workers never touch the store.  ``planned``
+  holds ``(trial_id, params, budget)`` tasks (``budget``: None, or what
+  ``objectives.evaluate`` says for successive halving's rungs).  Given a
+  ``collections.deque``, a runner takes its tasks from it as workers free up,
+  so the caller may add tasks (``appendleft``: next in line) while it consumes
+  the outcomes: asynchronous successive halving feeds its promotions so.
 - The objective (a Builder carries its data) is sent once per worker, not
   once per trial: pickled once here, loaded by each worker's initializer (on
   Dask by a worker plugin, which the scheduler also hands to every worker
@@ -138,8 +143,10 @@ class InProcess:
             fastnn.set_num_threads(self._saved_threads)
 
     def map(self, planned):
-        for trial_id, params in planned:
-            trial = evaluate(self.objective, trial_id, params, self.metric)
+        queue = task_queue(planned)
+        while queue:
+            trial_id, params, budget = queue.popleft()
+            trial = evaluate(self.objective, trial_id, params, self.metric, budget)
             if self._ctrl_c.pressed:
                 # The user's Ctrl-C, caught in the trial (by evaluate or by the
                 # objective): the search stops, and the trial is not stored.
@@ -209,7 +216,13 @@ def load_objective(payload):
         return None, f"the worker process could not load the objective: {type(exc).__name__}: {exc}"
 
 
-def trial_within(loaded, trial_id, params, metric, timeout):
+def task_queue(planned):
+    """``planned`` as a deque of tasks, the given deque itself if it is one
+    (its owner may add tasks while the runner works through it)."""
+    return planned if isinstance(planned, deque) else deque(planned)
+
+
+def trial_within(loaded, trial_id, params, budget, metric, timeout):
     """``(trial, hung)``: the trial of the ``(objective, load error)`` pair
     ``loaded``; with a ``timeout``, run in a thread waited for at most that
     long, and ``hung`` when the thread still runs it (only the end of this
@@ -218,18 +231,19 @@ def trial_within(loaded, trial_id, params, metric, timeout):
     if load_error is not None:
         return Trial(id=trial_id, params=dict(params), status="failed", error=load_error), False
     if timeout is None:
-        return evaluate(objective, trial_id, params, metric), False
+        return evaluate(objective, trial_id, params, metric, budget), False
     outcome = []
-    thread = threading.Thread(target=lambda: outcome.append(evaluate(objective, trial_id, params, metric)),
+    thread = threading.Thread(target=lambda: outcome.append(evaluate(objective, trial_id, params, metric,
+                                                                     budget)),
                               name=f"fastnn.tune trial {trial_id}", daemon=True)
     thread.start()
     thread.join(timeout)
     if not outcome and thread.is_alive():
-        return _timed_out(trial_id, params, timeout), True
+        return _timed_out(trial_id, params, budget, timeout), True
     return outcome[0], False
 
 
-def _timed_out(trial_id, params, timeout, note=""):
+def _timed_out(trial_id, params, budget, timeout, note=""):
     return Trial(id=trial_id, params=dict(params), status="timeout", seconds=timeout,
                  error=f"stopped after timeout_per_trial = {timeout:g} s{note}")
 
@@ -251,11 +265,11 @@ class _Caviar:
         suspects = yield from self._run(planned, alone=False)
         # Alone, a trial that crashes again is the one that kills its worker.
         crashed = yield from self._run([item for item, _ in suspects], alone=True)
-        for (trial_id, params), exc in crashed:
+        for (trial_id, params, _), exc in crashed:
             yield Trial(id=trial_id, params=dict(params), status="failed",
                         error=f"the worker process died while running this trial ({type(exc).__name__}: {exc})")
         if self._given_up:
-            raise TrialsLost([trial_id for (trial_id, _), _ in self._given_up], self._given_up[-1][1])
+            raise TrialsLost([item[0] for item, _ in self._given_up], self._given_up[-1][1])
 
 
 # -- local worker processes ---------------------------------------------------
@@ -283,8 +297,8 @@ def _exit_with_parent(parent_pid):
     os._exit(1)
 
 
-def _worker_trial(trial_id, params, metric, timeout):
-    return trial_within(_worker["loaded"], trial_id, params, metric, timeout)
+def _worker_trial(trial_id, params, budget, metric, timeout):
+    return trial_within(_worker["loaded"], trial_id, params, budget, metric, timeout)
 
 
 def _loky_executor():
@@ -352,7 +366,7 @@ class LocalProcesses(_Caviar):
     def _run(self, planned, alone):
         concurrency = 1 if alone else self.n_jobs
         # running: future -> ((trial_id, params), its pool, when to stop waiting for it)
-        queue, running, lost = deque(planned), {}, []
+        queue, running, lost = task_queue(planned), {}, []
         while queue or running:
             self._fill(queue, running, concurrency)
             deadlines = [deadline for _, _, deadline in running.values() if deadline is not None]
@@ -466,7 +480,7 @@ class DaskCluster(_Caviar):
 
         from fastnn.tune._dask import trial_on_worker
 
-        queue, running, killed, losses = deque(planned), {}, [], Counter()
+        queue, running, killed, losses = task_queue(planned), {}, [], Counter()
         completed = as_completed(loop=self.client.loop)
 
         def fill():

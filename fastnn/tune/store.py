@@ -12,6 +12,14 @@ Design:
   silent mix of two searches' trials, and a search started without a seed
   adopts the stored one so that it resumes with the same trials.
 
+Successive halving and Hyperband (``halving``) keep a trial's rungs in its
+row (``rung``, ``epochs_trained``, ``rungs`` as JSON, each saved as the rung
+finishes), the promotions in a table of their own, and a Builder trial's
+checkpoint after each rung in a folder next to the file (``checkpoint_dir``),
+each written atomically before the rung's row: a stored rung always has its
+checkpoint.  A store written before rungs existed opens as it is (the columns
+are added, empty).
+
 Rows hold params, metrics and history as JSON (NaN and Inf included), so the
 file is readable with any SQLite client: ``SELECT id, status, metrics FROM trials``.
 """
@@ -41,9 +49,20 @@ CREATE TABLE IF NOT EXISTS trials (
     history     TEXT,
     finished_at REAL
 );
+CREATE TABLE IF NOT EXISTS promotions (
+    id          TEXT NOT NULL,
+    rung        INTEGER NOT NULL,
+    promoted_at REAL,
+    PRIMARY KEY (id, rung)
+);
 """
 
-_COLUMNS = ("id", "params", "status", "metrics", "epochs", "seconds", "error", "traceback", "history")
+# Columns added for successive halving, in stores written before them too.
+_RUNG_COLUMNS = {"rung": "INTEGER", "epochs_trained": "INTEGER", "rungs": "TEXT"}
+
+_COLUMNS = ("id", "params", "status", "metrics", "epochs", "seconds", "error", "traceback", "history",
+            *_RUNG_COLUMNS)
+_JSON = ("params", "metrics", "history", "rungs")
 
 
 class TrialStore:
@@ -65,6 +84,12 @@ class TrialStore:
                 self._db.executescript(_SCHEMA)
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (json.dumps(_FORMAT),))
             fmt = self._meta("format")
+            if fmt == _FORMAT:
+                have = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
+                with self._db:
+                    for name, kind in _RUNG_COLUMNS.items():
+                        if name not in have:
+                            self._db.execute(f"ALTER TABLE trials ADD COLUMN {name} {kind}")
         except sqlite3.DatabaseError as exc:
             raise ValueError(f"{self.path} is not a fastnn.tune trial store: {exc}") from None
         if fmt != _FORMAT:
@@ -92,7 +117,8 @@ class TrialStore:
         """Record a finished trial (replacing an earlier record of the same id)."""
         row = (trial.id, json.dumps(trial.params), trial.status, json.dumps(trial.metrics),
                trial.epochs, trial.seconds, trial.error, trial.traceback,
-               None if trial.history is None else json.dumps(trial.history), time.time())
+               None if trial.history is None else json.dumps(trial.history), trial.rung,
+               trial.epochs_trained, None if trial.rungs is None else json.dumps(trial.rungs), time.time())
         with self._db:
             self._db.execute(f"INSERT OR REPLACE INTO trials ({', '.join(_COLUMNS)}, finished_at) "
                              f"VALUES ({', '.join('?' * (len(_COLUMNS) + 1))})", row)
@@ -106,6 +132,52 @@ class TrialStore:
             trials = [t for t in trials if t.id in wanted]
         return trials
 
+    # -- successive halving ------------------------------------------------
+    def promote(self, trial_ids, rung):
+        """Record that ``trial_ids`` go on from ``rung`` to the next rung."""
+        with self._db:
+            self._db.executemany("INSERT OR IGNORE INTO promotions VALUES (?, ?, ?)",
+                                 [(trial_id, rung, time.time()) for trial_id in trial_ids])
+
+    def promotions(self):
+        """``{rung: [trial ids promoted from it, in the order they were]}``."""
+        out = {}
+        for trial_id, rung in self._db.execute("SELECT id, rung FROM promotions ORDER BY rowid"):
+            out.setdefault(rung, []).append(trial_id)
+        return out
+
+    @property
+    def checkpoint_dir(self):
+        """Where the checkpoints of this store's trials live: ``<path>.checkpoints``
+        (None in memory, where the caller keeps them)."""
+        return None if self.path is None else self.path + ".checkpoints"
+
+    def checkpoint_path(self, trial_id, epochs):
+        return os.path.join(self.checkpoint_dir, f"{trial_id}-epoch{epochs}.fastnn")
+
+    def save_checkpoint(self, trial_id, epochs, data):
+        """Write a trial's checkpoint after ``epochs`` epochs, atomically."""
+        from fastnn.serialization import atomic_write
+
+        os.makedirs(self.checkpoint_dir, exist_ok=True)
+        atomic_write(self.checkpoint_path(trial_id, epochs), lambda f: f.write(data), "TrialStore")
+
+    def read_checkpoint(self, trial_id, epochs):
+        path = self.checkpoint_path(trial_id, epochs)
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"the store {self.path} records trial {trial_id} after {epochs} epochs, "
+                                    f"but its checkpoint {path} is missing: it cannot continue that trial "
+                                    f"(use a new storage file to start over)") from None
+
+    def drop_checkpoint(self, trial_id, epochs):
+        try:
+            os.remove(self.checkpoint_path(trial_id, epochs))
+        except FileNotFoundError:
+            pass
+
     def close(self):
         self._db.close()
 
@@ -118,7 +190,7 @@ class TrialStore:
 
 def _trial(row):
     data = dict(zip(_COLUMNS, row))
-    for key in ("params", "metrics", "history"):
+    for key in _JSON:
         if data[key] is not None:
             data[key] = json.loads(data[key])
     data["seconds"] = data["seconds"] or 0.0

@@ -104,8 +104,12 @@ class Search:
             runner = runner_for(self.objective, self.metric, client=client, n_jobs=self.n_jobs,
                                 threads=self.threads_per_trial, timeout=self.timeout_per_trial)
             with runner:
-                trials = self._plan(lambda planned: self._run_batch(store, runner, planned, retry_failed), seed)
+                trials = self._execute(store, runner, seed, retry_failed, client)
         return Result(trials, self.space, self.metric, self.mode)
+
+    def _execute(self, store, runner, seed, retry_failed, client):
+        """Every trial of the search, those not in ``store`` run with ``runner``."""
+        return self._plan(lambda planned: self._run_batch(store, runner, planned, retry_failed), seed)
 
     def _description(self, seed):
         return {"strategy": type(self).__name__, "space": space_spec(self.space), "seed": seed,
@@ -136,8 +140,8 @@ class Search:
                                  f"{done[trial_id].params}, but this search plans {params}: the store "
                                  f"belongs to another search")
         if retry_failed:
-            done = {k: t for k, t in done.items() if t.status not in _RETRIED}
-        todo = [(trial_id, params) for trial_id, params in planned if trial_id not in done]
+            done = {k: t for k, t in done.items() if t.status not in RETRIED}
+        todo = [(trial_id, params, None) for trial_id, params in planned if trial_id not in done]
         for k, trial in enumerate(runner.map(todo), 1):
             store.save(trial)
             done[trial.id] = trial
@@ -157,7 +161,7 @@ class Search:
 
 # What run(retry_failed=True) runs again: a trial over time may be fine with
 # another timeout, or on a less busy machine.
-_RETRIED = ("failed", "timeout")
+RETRIED = ("failed", "timeout")
 
 
 def _check_timeout(func, seconds):
@@ -168,7 +172,8 @@ def _check_timeout(func, seconds):
                                what="seconds, or None: no limit")
 
 
-def _trial_rng(seed, round_, index):
+def trial_rng(seed, round_, index):
+    """The generator of trial ``index`` of round (or bracket) ``round_``."""
     return np.random.default_rng([seed, round_, index])
 
 
@@ -188,7 +193,7 @@ class RandomSearch(Search):
                                          what="the budget")
 
     def _plan(self, run_batch, seed):
-        return run_batch([(f"t{i}", sample_params(self.space, _trial_rng(seed, 0, i)))
+        return run_batch([(f"t{i}", sample_params(self.space, trial_rng(seed, 0, i)))
                           for i in range(self.n_trials)])
 
 
@@ -259,7 +264,7 @@ class CoarseToFine(Search):
         space, trials, self.round_spaces = self.space, [], []
         for r in range(self.rounds):
             self.round_spaces.append(space)
-            trials += run_batch([(f"r{r}-t{i}", sample_params(space, _trial_rng(seed, r, i)))
+            trials += run_batch([(f"r{r}-t{i}", sample_params(space, trial_rng(seed, r, i)))
                                  for i in range(self.n_trials_per_round)])
             space = self._narrow(space, trials)
             if self.verbose and r + 1 < self.rounds:
