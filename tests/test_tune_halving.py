@@ -7,7 +7,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from fastnn import tune
 from fastnn.datasets import make_blobs
 from fastnn.tune.spaces import sample_params
 from fastnn.tune.strategies import trial_rng
-from tune_helpers import epoch_builder
+from tune_helpers import epoch_builder, sigkill_when
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 FASTNN_HOME = os.path.dirname(os.path.dirname(os.path.abspath(fn.__file__)))
@@ -204,14 +203,8 @@ def search_process(tmp_path, n_jobs, log):
 def test_a_search_killed_with_sigkill_resumes_without_training_a_finished_epoch_again(tmp_path, n_jobs):
     db, log = tmp_path / "s.db", tmp_path / "epochs.log"
     process = search_process(tmp_path, n_jobs, log)
-    deadline = time.monotonic() + 60
-    # Kill it once rung 0 is finished and a rung-1 trial is stored.
-    while not any(epochs == 3 for epochs in stored_epochs(db).values()):
-        assert process.poll() is None, "the search ended before it could be killed"
-        assert time.monotonic() < deadline, "the search made no progress"
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    # killed once rung 0 is finished and a rung-1 trial is stored
+    sigkill_when(process, lambda: any(epochs == 3 for epochs in stored_epochs(db).values()))
     before = stored_epochs(db)
     assert max(before.values()) < 9, "killed mid-run"
     lines_before = len(log.read_text().splitlines())

@@ -11,7 +11,7 @@ import pytest
 
 import fastnn
 from fastnn import tune
-from tune_helpers import SPACE, bowl, bowl_with_failures
+from tune_helpers import SPACE, bowl, bowl_with_failures, sigkill_when
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 FASTNN_HOME = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
@@ -61,13 +61,7 @@ def test_a_search_killed_with_sigkill_resumes_without_rerunning_or_losing_trials
     n_trials, log = 12, tmp_path / "calls.log"
     db = tmp_path / "search.db"
     process = search_process(tmp_path, n_jobs, n_trials, log)
-    deadline = time.monotonic() + 60
-    while not (db.exists() and len(stored(db)) >= 4):
-        assert process.poll() is None, "the search ended before it could be killed"
-        assert time.monotonic() < deadline, "the search made no progress"
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    sigkill_when(process, lambda: db.exists() and len(stored(db)) >= 4)
     before = stored(db)
     assert 4 <= len(before) < n_trials, "killed mid-run"
 

@@ -245,3 +245,15 @@ def build_epoch_model(params):
 def epoch_builder():
     return tune.Builder(build_epoch_model, regression_data(64, seed=0), regression_data(32, seed=1),
                         load=load_epoch_model)
+
+
+def sigkill_when(process, ready, timeout=60):
+    """SIGKILL the search ``process`` once ``ready()`` is true (failing the
+    test if the search ends or stalls first)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert process.poll() is None, "the search ended before it could be killed"
+        assert time.monotonic() < deadline, "the search made no progress"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
