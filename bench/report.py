@@ -1,7 +1,7 @@
 """The report of one bench/ run: what it ran on, ratio tables, targets.
 
     pytest bench --benchmark-only --benchmark-json=out.json
-    python bench/report.py out.json [--stat min|median] [--check]
+    python bench/report.py out.json [more.json ...] [--stat min|median] [--check]
 
 Every figure comes from a worker process running one implementation alone
 (bench/conftest.py); times are the min over rounds (--stat median for the
@@ -306,13 +306,19 @@ def build(data, stat="min"):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("json")
+    parser.add_argument("json", nargs="+",
+                        help="pytest-benchmark JSON files; several: the best of the runs "
+                             "(each figure the min, or median, over all of them)")
     parser.add_argument("--stat", default="min", choices=("min", "median"))
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
-    with open(args.json) as f:
-        data = json.load(f)
+    data = {"benchmarks": []}
+    for path in args.json:
+        with open(path) as f:
+            run = json.load(f)
+        data["benchmarks"] += run.get("benchmarks", [])
+        data.setdefault("machine_info", run.get("machine_info", {}))
     text, targets = build(data, args.stat)
     sys.stdout.write(text)
     return 1 if args.check and targets.failed else 0

@@ -40,3 +40,15 @@ def test_tuning_example_runs(tmp_path, monkeypatch, shared_data):
     exec(compile(tuning, "README tune", "exec"), namespace)
     assert len(namespace["result"].trials) == 3
     assert (tmp_path / "tune_mnist.db").exists()
+
+
+def test_onnx_example_runs(tmp_path, monkeypatch):
+    """The deployment example: export, then ONNX Runtime answers as predict does."""
+    pytest.importorskip("onnx", reason="the example exports with the onnx package "
+                                       "(pip install 'fastnn[onnx]')")
+    pytest.importorskip("onnxruntime", reason="the example runs the file in ONNX Runtime")
+    monkeypatch.chdir(tmp_path)
+    block = next(b for b in _blocks() if "fn.onnx.export" in b)
+    namespace = {}
+    exec(compile(block, "README onnx", "exec"), namespace)
+    assert (tmp_path / "digits.onnx").exists()
