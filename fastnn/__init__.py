@@ -19,7 +19,9 @@ except ModuleNotFoundError as _exc:         # pragma: no cover - depends on the 
         f"installed fastnn, or build here with `python setup.py build_ext --inplace`") from None
 
 from fastnn import augment, data, ops, schedules
-from fastnn import onnx          # export; the onnx package itself is imported on use
+# fastnn.onnx.export: the onnx package itself is imported on use.  Not in __all__:
+# `from fastnn import *` would rebind a script's own `import onnx`.
+from fastnn import onnx
 from fastnn.callbacks import (Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint,
                               TerminateOnNaN)
 from fastnn.diagnosis import diagnose
@@ -43,8 +45,6 @@ __all__ = [
     "ParameterBuffer",
     # the practical toolkit
     "gradient_check", "Normalizer", "diagnose", "data", "augment",
-    # deployment: fastnn.onnx.export (the onnx package: pip install 'fastnn[onnx]')
-    "onnx",
     # hyperparameter search and data sets (imported on first use)
     "tune", "datasets",
 ]
