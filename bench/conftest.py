@@ -186,7 +186,10 @@ def measure(benchmark, workers, request):
         benchmark.extra_info["runtime"] = workers.infos[key].get("runtime")
 
         def one_round():
-            _CLOCK[0] += worker.ask(cmd="round")["seconds"]
+            reply = worker.ask(cmd="round")
+            _CLOCK[0] += reply["seconds"]
+            for key, value in reply.get("extra", {}).items():      # the worst round's
+                benchmark.extra_info[key] = max(value, benchmark.extra_info.get(key, value))
         benchmark._timer = remote_clock
         benchmark.pedantic(one_round, rounds=rounds, iterations=1)
         return benchmark.stats.stats.min

@@ -22,6 +22,7 @@ is one epoch.
           (n_out, n_in), forward/backward functions passing caches, the
           course's random_mini_batches and Adam with bias correction.
 """
+import contextlib
 import pathlib
 import time
 
@@ -62,7 +63,12 @@ def fastnn_model(fastnn, hidden=HIDDEN, n_in=N_IN, n_out=N_OUT, dtype="float32",
     return fastnn.Sequential(layers, input_dim=n_in, dtype=dtype, seed=seed)
 
 
-def fastnn_epochs(fastnn, X, y, rounds, hidden=HIDDEN, batch=BATCH, whole_fit=False):
+def fastnn_epochs(fastnn, X, y, rounds, hidden=HIDDEN, batch=BATCH, whole_fit=False,
+                  fit_kwargs=None, during=None):
+    """``fit_kwargs``: more arguments of fit (sample_weight); ``during``: a
+    context manager around the fit (a memory sampler), whose ``extra`` dict
+    each Timed epoch carries."""
+    fit_kwargs = fit_kwargs or {}
     model = fastnn_model(fastnn, hidden, X.shape[1], int(y.max()) + 1)
     opt = fastnn.Adam(learning_rate=LR, beta1=BETA1, beta2=BETA2, eps=EPS)
     if whole_fit:
@@ -87,9 +93,29 @@ def fastnn_epochs(fastnn, X, y, rounds, hidden=HIDDEN, batch=BATCH, whole_fit=Fa
         # calling thread.  The warm-up epoch and the rounds of the benchmark
         # are epochs of one fit, timed by the callback and handed out one by one.
         if not times:
-            model.fit(X, y, optimizer=opt, epochs=rounds + 1, batch_size=batch, verbose=0,
-                      callbacks=[EpochTimes()])
-        return Timed(times.pop(0))
+            with during or contextlib.nullcontext():
+                model.fit(X, y, optimizer=opt, epochs=rounds + 1, batch_size=batch, verbose=0,
+                          callbacks=[EpochTimes()], **fit_kwargs)
+        timed = Timed(times.pop(0))
+        timed.extra = dict(getattr(during, "extra", {}))
+        return timed
+    return call
+
+
+def fastnn_partial_fit_passes(fastnn, X, y, chunks=10, batch=BATCH):
+    """One call: a pass of ``chunks`` partial_fit calls over X, as chunked
+    data arrives (each call checks its chunk, as fit checks X)."""
+    model = fastnn_model(fastnn, HIDDEN, X.shape[1], int(y.max()) + 1)
+    opt = fastnn.Adam(learning_rate=LR, beta1=BETA1, beta2=BETA2, eps=EPS)
+    bounds = np.linspace(0, X.shape[0], chunks + 1).astype(int)
+    classes = np.arange(int(y.max()) + 1)
+
+    def call():
+        start = time.perf_counter()
+        for lo, hi in zip(bounds, bounds[1:]):
+            model.partial_fit(X[lo:hi], y[lo:hi], classes=classes, optimizer=opt,
+                              batch_size=batch)
+        return Timed(time.perf_counter() - start)
     return call
 
 

@@ -30,6 +30,7 @@ PEER_MAX = 1.15
 BN_NUMPY_MIN = 3.0
 # 2 threads "never slower" than 1, within the noise of two measurements
 THREADS_SLACK = 1.03
+WEIGHTED_MAX, PARTIAL_FIT_MAX, MEMMAP_MAX, MEMMAP_ANON_MB = 1.03, 1.1, 1.3, 200
 
 
 def collect(data, stat="min"):
@@ -219,6 +220,47 @@ def epoch_table(res, threads, targets):
     return lines
 
 
+def scale_table(res, memory, threads, targets):
+    def get(impl):
+        return res.get(("scale", (), impl, threads, "none", ()))
+    fit, big = get("fit"), get("in_memory")
+    rows = [("fit (MNIST, 60,000 rows)", get("fit"), fit),
+            ("fit with sample_weight", get("weighted"), fit),
+            ("10 partial_fit calls", get("partial_fit"), fit),
+            ("500,000 rows in memory", big, big),
+            ("500,000 rows memory-mapped (1.57 GB)", get("memmap"), big)]
+    if not any(t is not None for _, t, _ in rows):
+        return []
+    lines = [f"data at scale: an epoch, {threads} thread(s)"]
+    for label, t, base in rows:
+        if t is not None:
+            lines.append(f"  {label:38s} {_t(t):>10s}   {_f(_r(t, base))}x")
+    anon = memory.get(("memmap", threads))
+    if anon is not None:
+        lines.append(f"  memory-mapped: RssAnon grew by {anon:.0f} MB during the fit")
+    for what, t, base, bound in (("weighted/fit", get("weighted"), fit, WEIGHTED_MAX),
+                                 ("partial_fit/fit", get("partial_fit"), fit, PARTIAL_FIT_MAX),
+                                 ("memmap/in memory", get("memmap"), big, MEMMAP_MAX)):
+        ratio = _r(t, base)
+        targets.add(f"scale {threads}t: {what}", ratio, ratio is not None and ratio <= bound,
+                    f"<= {bound}")
+    if anon is not None:
+        targets.add(f"scale {threads}t: memmap RssAnon growth (MB)", anon,
+                    anon < MEMMAP_ANON_MB, f"< {MEMMAP_ANON_MB}")
+    return lines
+
+
+def scale_memory(data):
+    """{(impl, threads): RssAnon growth in MB} of the scale benchmarks."""
+    out = {}
+    for b in data.get("benchmarks", []):
+        info = b.get("extra_info") or {}
+        if info.get("workload") == "scale" and "rss_anon_growth_mb" in info:
+            key = (info["impl"], info["threads"])
+            out[key] = max(info["rss_anon_growth_mb"], out.get(key, 0.0))
+    return out
+
+
 def wide_table(res, threads, targets):
     keys = sorted({k[1] for k in res if k[0] == "wide" and k[3] == threads})
     if not keys:
@@ -294,6 +336,7 @@ def build(data, stat="min"):
                                    ("fastnn", "twin", "numpy", "torch", "floor"), th, targets),
                       epoch_table(res, th, targets), wide_table(res, th, targets),
                       inference_table(res, th, targets),
+                      scale_table(res, scale_memory(data), th, targets),
                       providers_table(res, th)):
             if block:
                 out += [""] + block

@@ -86,8 +86,11 @@ def main():
             result = call()
             if isinstance(result, Timed):
                 total += result
+                extra.update(getattr(result, "extra", {}))
         elapsed = time.perf_counter() - start
         return (total if total else elapsed) / calls
+
+    extra = {}      # what a call measured besides time (memory), sent with each round
 
     for line in sys.stdin:
         request = json.loads(line)
@@ -110,7 +113,7 @@ def main():
                         calls *= 2
                     reply = {"calls": calls}
             elif cmd == "round":
-                reply = {"seconds": run_round()}
+                reply = {"seconds": run_round(), "extra": extra}
             elif cmd == "info":
                 reply = info()
             elif cmd == "exit":

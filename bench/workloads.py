@@ -38,6 +38,8 @@ Workloads and implementations:
       (bench/inference.py): fastnn (predict_proba), ort (ONNX Runtime on
       fastnn.onnx's file, BatchNorm folded), ort_node (BatchNormalization
       nodes), torch (eager, inference_mode)
+  scale: sample weights, partial_fit and a memory-mapped file of 1.57 GB
+      against a plain fit's epoch (see scale())
   gemm_epoch (provider): the epoch's GEMMs on one BLAS: openblas (NumPy's),
       scipy (SciPy's OpenBLAS), mkl, blis, torch; their own threads, or
       provider:split for row blocks on OpenMP threads (the BLAS on one each)
@@ -474,6 +476,94 @@ def epoch(impl, rounds):
     raise ValueError(impl)
 
 
+def scale(impl, rounds):
+    """Real data at scale, each a fresh process: one round is one epoch of
+    the MNIST network (60,000 rows) ...
+
+      fit          ... of Sequential.fit: the baseline
+      weighted     ... with sample_weight (uniform [0, 2) weights)
+      partial_fit  ... as 10 partial_fit calls over chunks of 6,000 rows
+      in_memory    ... of 500,000 rows (a 1.57 GB float32 file read whole)
+      memmap       ... of the same file, memory-mapped (np.load(mmap_mode="r"),
+                   the page cache warm): RssAnon, the process's anonymous
+                   memory (not the page cache), sampled during the fit
+    """
+    fastnn = _fastnn()
+    if impl in ("in_memory", "memmap"):
+        path, y = big_mnist_file()
+        X = np.load(path, mmap_mode="r" if impl == "memmap" else None)
+        return ep.fastnn_epochs(fastnn, X, y, rounds, during=AnonPeak())
+    X, y, _ = ep.load_mnist()
+    if impl == "fit":
+        return ep.fastnn_epochs(fastnn, X, y, rounds)
+    if impl == "weighted":
+        w = np.random.default_rng(1).uniform(0, 2, len(y))
+        return ep.fastnn_epochs(fastnn, X, y, rounds, fit_kwargs={"sample_weight": w})
+    if impl == "partial_fit":
+        return ep.fastnn_partial_fit_passes(fastnn, X, y)
+    raise ValueError(impl)
+
+
+BIG_ROWS = 500_000
+
+
+def big_mnist_file():
+    """(path, labels) of a 500,000 x 784 float32 .npy file (1.57 GB): MNIST's
+    training images repeated, written once (atomically) to
+    $FASTNN_BENCH_BIG_DIR or the temporary directory."""
+    import tempfile
+    folder = os.environ.get("FASTNN_BENCH_BIG_DIR", tempfile.gettempdir())
+    path = os.path.join(folder, f"fastnn-bench-{BIG_ROWS}x{ep.N_IN}.npy")
+    X, y, _ = ep.load_mnist()
+    reps = -(-BIG_ROWS // len(y))
+    labels = np.tile(y, reps)[:BIG_ROWS]
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
+                                        shape=(BIG_ROWS, ep.N_IN))
+        for lo in range(0, BIG_ROWS, len(X)):
+            n = min(len(X), BIG_ROWS - lo)
+            out[lo:lo + n] = X[:n]
+        out.flush()
+        del out
+        os.replace(tmp, path)
+    return path, labels
+
+
+class AnonPeak:
+    """Samples the process's RssAnon (/proc/self/status: anonymous memory,
+    not file pages of a map) every 2 ms while entered; ``extra`` holds the
+    peak growth over the value on entry, in MB."""
+
+    def __init__(self):
+        self.extra = {}
+
+    @staticmethod
+    def rss_anon_mb():
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) / 1024
+        raise Skip("no RssAnon in /proc/self/status (Linux only)")
+
+    def __enter__(self):
+        import threading
+        self.before = self.peak = self.rss_anon_mb()
+        self.stop = threading.Event()
+
+        def sample():
+            while not self.stop.wait(0.002):
+                self.peak = max(self.peak, self.rss_anon_mb())
+        self.thread = threading.Thread(target=sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.extra = {"rss_anon_growth_mb": round(self.peak - self.before, 1)}
+
+
 def wide(impl, width, batch, rounds, rows=20_000):
     X, y = ep.random_data(rows, 784, 10, seed=width + batch)
     if impl == "fastnn":
@@ -534,5 +624,6 @@ WORKLOADS = {
     "adam": adam,
     "epoch": epoch,
     "wide": wide,
+    "scale": scale,
     "gemm_epoch": gemm_epoch,
 }

@@ -17,7 +17,7 @@ from fastnn import checks
 from fastnn._validation import all_finite
 
 __all__ = ["train_dev_test_split", "minibatches", "one_hot", "from_one_hot", "check_X",
-           "feature_scales"]
+           "feature_scales", "MappedRows", "is_mapped", "as_rows", "block_order"]
 
 
 def _converted(X, dtype, func):
@@ -45,51 +45,97 @@ _BLOCK_ROWS = 8192      # rows converted at a time from a memory-mapped X
 
 
 class MappedRows:
-    """A memory-mapped X (``np.memmap``, ``np.load(mmap_mode="r")``) read a
-    block of rows at a time: converted to the model's dtype and normalized
-    per block, never copied whole.  Slicing (``X[lo:hi]``, ``X[::k]``)
-    gives converted rows; ``take(idx, out)`` gathers rows for a mini-batch.
+    """Rows of a memory-mapped array (``np.memmap``, ``np.load(mmap_mode="r")``)
+    read a block at a time, never copied whole: the parts
+    ``train_dev_test_split`` makes of a map, and what a model makes of a map
+    it must convert (another dtype, a normalizer, a strided view).
 
-    Only a map that needs converting (another dtype, a normalizer) is
-    wrapped: a map of the model's dtype is read in place, like any array."""
+    rows : the map's row numbers this view holds, ascending (None: all).
+    columns : the map's columns it holds, a slice or indices (None: all).
+    dtype, normalizer : what each block read is converted to and through.
 
-    def __init__(self, X, dtype, normalizer):
-        self.source, self.dtype, self.normalizer = X, np.dtype(dtype), normalizer
-        self.shape = X.shape
+    Slicing (``X[lo:hi]``, ``X[::k]``) and integer indices (``X[idx]``)
+    give converted rows; ``take(idx, out)`` gathers a mini-batch.  Rows are
+    read in ascending order, so a pass over the view reads the file forwards.
+    A map of the model's dtype, contiguous and not normalized, is read in
+    place instead, like any array."""
+
+    def __init__(self, source, dtype=None, normalizer=None, rows=None, columns=None):
+        self.source = source
+        self.dtype = np.dtype(source.dtype if dtype is None else dtype)
+        self.normalizer = normalizer
+        self.rows = None if rows is None else np.asarray(rows, dtype=np.intp)
+        self.columns = columns
+        m = source.shape[0] if rows is None else len(self.rows)
+        n = source.shape[1] if columns is None else len(range(source.shape[1])[columns]) \
+            if isinstance(columns, slice) else len(columns)
+        self.shape = (m, n)
         self.ndim = 2
 
     def __len__(self):
         return self.shape[0]
 
+    def __repr__(self):
+        return f"MappedRows(shape={self.shape}, dtype={self.dtype.name})"
+
+    def _raw(self, sel):
+        """The source's rows ``sel`` (a slice or ascending indices of this view)."""
+        if self.rows is not None:
+            sel = self.rows[sel]
+        block = self.source[sel]
+        if self.columns is not None:
+            block = block[:, self.columns]
+        return np.asarray(block)
+
     def _convert(self, rows):
-        rows = np.asarray(rows)
         if self.normalizer is not None:
             rows = self.normalizer.transform(rows)
-        return np.ascontiguousarray(rows, dtype=self.dtype)
+        with np.errstate(over="ignore"):
+            return np.ascontiguousarray(rows, dtype=self.dtype)
 
     def __getitem__(self, key):
-        if not isinstance(key, slice):
-            raise TypeError("MappedRows: index with a slice of rows, or use take()")
-        return self._convert(self.source[key])
+        if isinstance(key, slice):
+            return self._convert(self._raw(key))
+        idx = np.asarray(key)
+        if idx.ndim != 1 or idx.dtype.kind not in "iu":
+            raise TypeError("MappedRows: index with a slice of rows or a 1-D array of row "
+                            "numbers, or use take()")
+        return self.take(idx, np.empty((len(idx), self.shape[1]), self.dtype))
 
     def take(self, idx, out):
         """Rows ``idx`` (in that order) into ``out``, converted."""
         # the map's pages are read in order: sorted row numbers, then put back
         order = np.argsort(idx, kind="stable")
-        rows = self._convert(self.source[idx[order]])
-        out[order] = rows
+        out[order] = self._convert(self._raw(idx[order]))
         return out
 
     def __array__(self, dtype=None, copy=None):
         # every row at once: for the few paths that need one array
-        return self._convert(self.source).astype(dtype or self.dtype, copy=False)
+        return self[:].astype(dtype or self.dtype, copy=False)
+
+    def blocks(self, rows=None):
+        """Yield (lo, raw rows lo..lo+k) of the source, unconverted, in order."""
+        rows = rows or _BLOCK_ROWS
+        for lo in range(0, self.shape[0], rows):
+            yield lo, self._raw(slice(lo, lo + rows))
 
     def check(self, func):
         """Finite after conversion, block by block (never the whole map at once)."""
-        for lo in range(0, self.shape[0], _BLOCK_ROWS):
-            block = self.source[lo:lo + _BLOCK_ROWS]
-            _converted(np.asarray(block), self.dtype, func)
+        for _, block in self.blocks():
+            _converted(block, self.dtype, func)
         return self
+
+
+def is_mapped(X):
+    """X is a memory-mapped array, or rows of one: read it a block at a time."""
+    return isinstance(X, (np.memmap, MappedRows))
+
+
+def as_rows(X):
+    """X as an array to inspect (shape, ndim) without reading it: arrays and
+    maps as they are (np.asarray would drop a map's type), anything else
+    (lists, DataFrames) through np.asarray."""
+    return X if isinstance(X, (np.ndarray, MappedRows)) else np.asarray(X)
 
 
 def feature_scales(X, rows=512):
@@ -112,6 +158,15 @@ def check_X(X, func, n_features=None, dtype=np.float32, normalizer=None):
         if not all_finite(X):
             raise ValueError(f"{func}: X contains NaN or Inf")
         return X
+    if isinstance(X, MappedRows):
+        if n_features is not None and X.shape[1] != n_features:
+            raise ValueError(f"{func}: X must have {n_features} features (columns); "
+                             f"got {X.shape[1]}")
+        if X.shape[0] == 0:
+            raise ValueError(f"{func}: X is empty (shape {X.shape})")
+        if X.dtype.kind not in "biuf" or X.normalizer is not None:
+            X = MappedRows(X)     # its own conversion first, then the model's
+        return MappedRows(X.source, dtype, normalizer, X.rows, X.columns).check(func)
     mapped = isinstance(X, np.memmap)
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":
@@ -129,8 +184,9 @@ def check_X(X, func, n_features=None, dtype=np.float32, normalizer=None):
                 "per row)" if X.shape[0] == n_features else "")
         raise ValueError(f"{func}: X must have {n_features} features (columns); "
                          f"got {X.shape[1]}{hint}")
-    if mapped and (X.dtype != dtype or normalizer is not None):
-        # converting or normalizing would copy the whole map into memory
+    if mapped and (X.dtype != dtype or normalizer is not None or not X.flags.c_contiguous):
+        # converting, normalizing or gathering a strided view would copy the
+        # whole map into memory
         return MappedRows(X, dtype, normalizer).check(func)
     X = _converted(X, dtype, func)
     if normalizer is not None:
@@ -153,7 +209,7 @@ def _count(size, m, name):
 
 
 def _check_rows(X, y, func):
-    X = np.asarray(X)
+    X = as_rows(X)
     if X.ndim < 1 or X.shape[0] == 0:
         raise ValueError(f"{func}: X must have at least one example (row); got shape {X.shape}")
     if y is not None:
@@ -171,9 +227,14 @@ def train_dev_test_split(X, y=None, dev=0.2, test=0.2, shuffle=True, seed=None, 
     without y ``(X_train, X_dev, X_test)``; the test part is left out when
     ``test == 0``.  stratify : labels (or True for y) whose class proportions
     each part keeps.  Requires shuffle when stratifying.
+
+    A memory-mapped X is not copied: each part is a ``MappedRows`` view of
+    its rows of the map, in the map's order (y's parts in the same order).
     """
     func = "train_dev_test_split"
     X, y = _check_rows(X, y, func)
+    if X.ndim > 2 and is_mapped(X):
+        X = X.reshape(X.shape[0], -1)      # images of a map: one row per image, a view
     m = X.shape[0]
     n_dev, n_test = _count(dev, m, "dev"), _count(test, m, "test")
     if n_dev + n_test >= m:
@@ -216,9 +277,30 @@ def train_dev_test_split(X, y=None, dev=0.2, test=0.2, shuffle=True, seed=None, 
         test_idx, dev_idx, train_idx = (order[:n_test], order[n_test:n_test + n_dev],
                                         order[n_test + n_dev:])
     pieces = [train_idx, dev_idx] + ([test_idx] if n_test else [])
+    if is_mapped(X):
+        # rows read forwards through the file; training shuffles them anyway
+        pieces = [np.sort(i) for i in pieces]
+        parts = [MappedRows(X, rows=i) for i in pieces]
+        return tuple(parts) if y is None else tuple((p, y[i]) for p, i in zip(parts, pieces))
     if y is None:
         return tuple(X[i] for i in pieces)
     return tuple((X[i], y[i]) for i in pieces)
+
+
+def block_order(m, rng, block_rows=1024, window=16):
+    """A shuffled order of ``m`` rows that reads a file in long runs: blocks of
+    ``block_rows`` consecutive rows in a random order, and the rows of every
+    ``window`` consecutive blocks of that order shuffled among themselves.
+    A mini-batch then mixes rows from up to ``window`` places of the data,
+    while the file is read ``block_rows`` rows at a time.  For maps whose
+    random access is slow (a cold disk, a network file system); in memory or
+    in the page cache, plain shuffling costs nothing more."""
+    starts = rng.permutation(np.arange(0, m, block_rows))
+    runs = [np.arange(lo, min(lo + block_rows, m)) for lo in starts]
+    order = []
+    for k in range(0, len(runs), window):
+        order.append(rng.permutation(np.concatenate(runs[k:k + window])))
+    return np.concatenate(order) if order else np.arange(0)
 
 
 def minibatches(X, y=None, batch_size=64, shuffle=True, seed=None):

@@ -157,7 +157,7 @@ def gradient_check(model, X, y, loss=None, l2=0.0, l1=0.0, epsilon=1e-7, thresho
         checks.check_int(max_coordinates, "max_coordinates", func, 1, what="or None")
 
     net, dropped = _float64_copy(model)
-    Xc = net.check_inputs(X, func)
+    Xc = np.asarray(net.check_inputs(X, func))     # a few rows: a map's MappedRows read whole
     loss_obj = losses.get(loss if loss is not None else model.loss, net.output_layer.activation)
     y, _ = labels.encode(y, Xc.shape[0], model.classes_, loss_obj.name, net.output_dim, func)
     targets = loss_obj.targets(y, Xc.shape[0], net.output_dim, net.dtype, func)
@@ -171,6 +171,9 @@ def gradient_check(model, X, y, loss=None, l2=0.0, l1=0.0, epsilon=1e-7, thresho
                                                            backward=False, sample_weight=weights)
         return data_loss + reg_loss
 
+    def kinks():
+        return [s for s in (layer.kink_signs() for layer in net.layers) if s is not None]
+
     training.forward_backward(net, Xc, targets, loss_obj, l2, l1, sample_weight=weights)
     theta = net.params.flat()
     exact = np.array(net.params.flat_grad(), copy=True)
@@ -178,14 +181,25 @@ def gradient_check(model, X, y, loss=None, l2=0.0, l1=0.0, epsilon=1e-7, thresho
     n = theta.size
     coords = _sample(net.params.layout, n, max_coordinates, seed)
     approx = np.empty(coords.size)
+    # a ReLU unit whose pre-activation changes side between theta - eps and
+    # theta + eps makes the difference quotient straddle a kink, where it is
+    # not the derivative: such coordinates are left out, and said
+    smooth = np.ones(coords.size, dtype=bool)
     for j, i in enumerate(coords):
         original = theta[i]
         theta[i] = original + epsilon
         plus = cost()
+        sides = kinks()
         theta[i] = original - epsilon
         minus = cost()
+        smooth[j] = all(np.array_equal(a, b) for a, b in zip(sides, kinks()))
         theta[i] = original
         approx[j] = (plus - minus) / (2.0 * epsilon)
+    crossed = int(coords.size - smooth.sum())
+    if crossed == coords.size:
+        raise ValueError(f"{func}: every checked coordinate crossed a ReLU kink at epsilon="
+                         f"{epsilon:g}; use a smaller epsilon")
+    coords, approx = coords[smooth], approx[smooth]
 
     per_parameter, coordinates = {}, {}
     for name, offset, shape in net.params.layout:
@@ -194,6 +208,11 @@ def gradient_check(model, X, y, loss=None, l2=0.0, l1=0.0, epsilon=1e-7, thresho
         per_parameter[name] = _relative(approx[mask], exact[coords[mask]])
         coordinates[name] = (int(mask.sum()), size)
     notes = []
+    if crossed:
+        notes.append(f"{crossed} coordinate{'s' if crossed > 1 else ''} left out: a ReLU "
+                     f"pre-activation changed sign between theta - eps and theta + eps (a "
+                     f"kink, where the difference quotient is not the derivative; a smaller "
+                     f"epsilon crosses fewer)")
     if dropped:
         notes.append(f"dropout turned off for the check in {', '.join(dropped)}")
     if model.dtype != np.float64:

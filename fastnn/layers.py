@@ -24,6 +24,7 @@ __all__ = ["Layer", "Dense", "BatchNorm", "Dropout", "layer_from_config"]
 
 # the activation names, once: the kernels' table (fastnn._validation, the C enum)
 ACTIVATIONS = tuple(KERNEL_ACTIVATIONS)
+_KINKED = ("relu", "leaky_relu")      # activations whose derivative jumps at 0
 _MAX_WORKSPACES = 4   # batch sizes kept (full batch, last partial batch, ...)
 
 
@@ -86,6 +87,12 @@ class Layer:
 
     def backward(self, dA, need_dA_prev):
         raise NotImplementedError
+
+    def kink_signs(self):
+        """Where the last training forward's pre-activations lie against 0,
+        for a layer whose activation has a kink there (relu, leaky_relu): a
+        new boolean array; None for smooth or no activation."""
+        return None
 
     def get_config(self):
         return {"kind": self.kind, "name": self.name}
@@ -184,6 +191,11 @@ class Dense(Layer):
                               out=(ws["Z"], ws["A"]), negative_slope=self.negative_slope)
         self._ws = ws
         return ws["A"]
+
+    def kink_signs(self):
+        if self.train_activation not in _KINKED or getattr(self, "_ws", None) is None:
+            return None
+        return self._ws["Z"] > 0
 
     def logits(self, A_prev):
         """Inference pre-activation ``A_prev @ W + b`` (what a fused loss takes)."""
@@ -286,6 +298,11 @@ class BatchNorm(Layer):
                                          negative_slope=self.negative_slope)
         dZ, _, _ = ops.batchnorm_backward(dA, ws["cache"], out=(ws["dZ"], self.dgamma, self.dbeta))
         return dZ
+
+    def kink_signs(self):
+        if self.train_activation not in _KINKED or getattr(self, "_ws", None) is None:
+            return None
+        return self._ws["Zt"] > 0
 
     def get_config(self):
         return {"kind": self.kind, "name": self.name, "momentum": self.momentum, "eps": self.eps}

@@ -203,6 +203,12 @@ class Sequential:
         class_weight : {label: weight} or "balanced" (n_samples / (n_classes
             * count of the class)): multiplies each example's weight.
         validation_data may carry its own weights: (X_dev, y_dev, w_dev).
+        shuffle : True (a new random order of the rows every epoch), False,
+            or "blocks": shuffled blocks of 1,024 consecutive rows, mixed 16
+            blocks at a time, for a memory-mapped X on storage whose random
+            access is slow (a cold disk, a network file system).  X may be a
+            map (``np.load(path, mmap_mode="r")``): mini-batches are read
+            from it, it is never copied whole.
         augment : a fastnn.augment transform applied to every training
             mini-batch (never to validation data); X must then be images
             (m, H, W[, C]) or rows with ``image_shape=(H, W[, C])``.
@@ -284,6 +290,12 @@ class Sequential:
                              f"probabilities need a softmax or sigmoid output")
         return self._forward_eval(self.check_inputs(X, "predict_proba"), logits=False)
 
+    def decision_function(self, X):
+        """The output layer's values before its activation (m, k): the logits
+        softmax or sigmoid turn into probabilities; a linear output's values."""
+        self._require_built("decision_function")
+        return self._forward_eval(self.check_inputs(X, "decision_function"), logits=True)
+
     def predict(self, X):
         """Class labels (softmax: argmax; sigmoid: output > 0.5, shape (m,) for
         one output unit) or, for a linear output, the predicted values.  A
@@ -316,7 +328,7 @@ class Sequential:
         in inference mode, weighted means with ``sample_weight``.  The loss is
         the one of the last fit by default."""
         self._require_built("evaluate")
-        X_arr = np.asarray(X)
+        X_arr = data.as_rows(X)
         X = self.check_inputs(X_arr, "evaluate")
         loss_obj = losses.get(loss if loss is not None else self.loss,
                               self.output_layer.activation, "evaluate")

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from fastnn import data
 from fastnn._validation import all_finite
 
 __all__ = ["Normalizer", "normalizer_from_arrays"]
@@ -44,15 +45,42 @@ class Normalizer:
         return X
 
     def fit(self, X):
-        """Learn per-feature mean and standard deviation from training data X."""
-        X = self._check(X, "Normalizer.fit").astype(np.float64, copy=False)
-        self.mean = X.mean(axis=0)
-        var = X.var(axis=0)
+        """Learn per-feature mean and standard deviation from training data X
+        (a memory-mapped X is read once, a block at a time)."""
+        if data.is_mapped(X):
+            self.mean, var = self._moments_by_block(X)
+        else:
+            X = self._check(X, "Normalizer.fit").astype(np.float64, copy=False)
+            self.mean = X.mean(axis=0)
+            var = X.var(axis=0)
         scale = np.sqrt(var + self.eps)
         # a constant feature: centre it, do not divide by ~0
         scale[var <= self.eps] = 1.0
         self.scale = scale
         return self
+
+    def _moments_by_block(self, X):
+        """Mean and variance of a map's columns, block by block in float64:
+        the blocks' moments merged pairwise (Chan, Golub and LeVeque), as
+        accurate as two passes."""
+        func = "Normalizer.fit"
+        if X.ndim != 2 or X.shape[0] == 0 or X.dtype.kind not in "biuf":
+            self._check(X[:0] if X.ndim == 2 and X.shape[0] else X, func)   # its message
+        rows = X if isinstance(X, data.MappedRows) else data.MappedRows(X)
+        n, mean, m2 = 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
+        for _, block in rows.blocks():
+            if not all_finite(block):
+                raise ValueError(f"{func}: X contains NaN or Inf")
+            if rows.normalizer is not None:
+                block = rows.normalizer.transform(block)
+            block = block.astype(np.float64, copy=False)
+            k, block_mean = block.shape[0], block.mean(axis=0)
+            block_m2 = np.square(block - block_mean).sum(axis=0)
+            delta = block_mean - mean
+            mean = mean + delta * (k / (n + k))
+            m2 += block_m2 + np.square(delta) * (n * k / (n + k))
+            n += k
+        return mean, m2 / n
 
     def transform(self, X):
         """(X - mean) / scale, in X's float dtype (float64 for integer X)."""

@@ -832,6 +832,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.column_stack([1 - P[:, 0], P[:, 0]])
         return P
 
+    def decision_function(self, X):
+        """The network's output before the softmax or logistic function:
+        (n, n_classes) logits, (n,) log-odds of ``classes_[1]`` for two classes,
+        (n, n_labels) for multi-label y (larger means more likely, as
+        predict_proba)."""
+        X = self._check_fitted(X)
+        Z = self.model_.decision_function(X)
+        return Z[:, 0] if Z.shape[1] == 1 and len(self.classes_) == 2 and \
+            self._label_binarizer.y_type_ == "binary" else Z
+
     def predict_log_proba(self, X):
         """``log(predict_proba(X))``."""
         return np.log(self.predict_proba(X))

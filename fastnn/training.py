@@ -61,7 +61,7 @@ class Fit:
             if not isinstance(cb, callbacks_mod.Callback):
                 raise TypeError(f"{func}: callbacks must be fastnn Callback objects; "
                                 f"got {type(cb).__name__}")
-        X_arr = np.asarray(X)
+        X_arr = data.as_rows(X)             # a map stays a map: never read whole here
         self.loss = losses.get(loss, model.output_layer.activation, func)
         self.X = model.check_inputs(X_arr, func)    # before the first fit builds: any width
         self.input_dim = model.input_dim if model.params is not None else self.X.shape[1]
@@ -87,6 +87,10 @@ class Fit:
             logged |= {"val_" + key for key in ("loss", "accuracy") if key in logged}
         for cb in callbacks:
             cb.check_fit(logged, func)
+        if shuffle not in (True, False, "blocks"):
+            raise ValueError(f"{func}: shuffle must be True, False or \"blocks\" (shuffled "
+                             f"blocks of rows, for memory-mapped X on slow storage); "
+                             f"got {shuffle!r}")
         self.shuffle = shuffle
         self.record_batch_loss = record_batch_loss
         self.record_grad_norms = record_grad_norms
@@ -206,7 +210,11 @@ class Fit:
             # after the callbacks' epoch begin: a learning rate they set is kept
             rollback = model.snapshot(training_state=True)
             start = time.perf_counter()
-            order = model.shuffle_rng.permutation(m) if self.shuffle else None
+            if self.shuffle == "blocks":
+                order = data.block_order(m, model.shuffle_rng)
+            else:
+                order = model.shuffle_rng.permutation(m) if self.shuffle else None
+            weights, masses = self._epoch_weights(order)
             sums = np.zeros(3)        # data loss, reg loss, correct (weighted by rows)
             norm_sums = np.zeros(len(dense))
             rows = 0
@@ -214,14 +222,15 @@ class Fit:
             batches_before = len(history.batch_loss)
             for batch, (lo, hi) in enumerate(self.bounds):
                 Xb, yb = self._gather(order, lo, hi)
-                wb = None if self.weights is None else self._weights_of(order, lo, hi)
-                k = hi - lo if wb is None else float(np.sum(wb, dtype=np.float64))
+                wb = None if weights is None else weights[lo:hi]
+                k = hi - lo if wb is None else masses[batch]
                 if k == 0:
                     continue              # a batch of weight 0 counts for nothing: no step
                 if self.augment is not None:
                     Xb = self._augmented(Xb)
                 data_loss, reg_loss, correct = train_step(model, Xb, yb, self.loss, self.l2,
-                                                          self.l1, self._dZ(Xb.shape[0]), wb)
+                                                          self.l1, self._dZ(Xb.shape[0]), wb,
+                                                          mass=k)
                 cost = data_loss + reg_loss
                 if self.record_batch_loss:
                     history.batch_loss.append(cost)
@@ -285,14 +294,20 @@ class Fit:
             dZ = self._workspaces[("dZ", k)] = np.empty((k, self.model.output_dim), self.model.dtype)
         return dZ
 
-    def _weights_of(self, order, lo, hi):
-        if order is None:
-            return self.weights[lo:hi]
-        # gathered as the targets are: into a workspace, no array made a step
-        ws = self._workspaces.get(("weights", hi - lo))
-        if ws is None:
-            ws = self._workspaces[("weights", hi - lo)] = np.empty(hi - lo, self.weights.dtype)
-        return ops.gather_rows(self.weights, order[lo:hi], out=ws)
+    def _epoch_weights(self, order):
+        """(the weights in the epoch's order, each mini-batch's weight sum),
+        or (None, None): gathered and summed once an epoch, not per step."""
+        if self.weights is None:
+            return None, None
+        weights = self.weights
+        if order is not None:
+            weights = self._workspaces.get("weights")
+            if weights is None:
+                weights = self._workspaces["weights"] = np.empty_like(self.weights)
+            ops.gather_rows(self.weights, order, out=weights)
+        starts = [lo for lo, _ in self.bounds]
+        masses = np.add.reduceat(weights[:self.bounds[-1][1]], starts, dtype=np.float64)
+        return weights, masses.tolist()
 
     def _gather(self, order, lo, hi):
         X, targets = self.X, self.targets
@@ -343,7 +358,7 @@ def _warn_if_unnormalized(X, func):
 # -- one step ----------------------------------------------------------------------
 # X and targets are already checked (``model.check_inputs``, ``loss.targets``).
 
-def train_step(model, Xb, yb, loss, l2=0.0, l1=0.0, dZ=None, sample_weight=None):
+def train_step(model, Xb, yb, loss, l2=0.0, l1=0.0, dZ=None, sample_weight=None, mass=None):
     """One forward, backward and update of ``model`` on a mini-batch; returns
     (data loss, regularization loss, number correct).  A non-finite cost
     returns before the update.  (Gradients that overflow while the cost
@@ -352,14 +367,14 @@ def train_step(model, Xb, yb, loss, l2=0.0, l1=0.0, dZ=None, sample_weight=None)
     model.step += 1
     model.seed_dropout(model.step)
     data_loss, reg_loss, correct = forward_backward(model, Xb, yb, loss, l2, l1, dZ=dZ,
-                                                    sample_weight=sample_weight)
+                                                    sample_weight=sample_weight, mass=mass)
     if math.isfinite(data_loss + reg_loss):
         model.optimizer.step(model.params)
     return data_loss, reg_loss, correct
 
 
 def forward_backward(model, Xb, yb, loss, l2=0.0, l1=0.0, backward=True, dZ=None,
-                     sample_weight=None):
+                     sample_weight=None, mass=None):
     """Training-mode forward pass and, when the cost is finite and
     ``backward``, the gradients of the cost into ``model.params``' gradient
     buffer.  Returns (data loss, regularization loss, number correct).
@@ -368,9 +383,13 @@ def forward_backward(model, Xb, yb, loss, l2=0.0, l1=0.0, backward=True, dZ=None
     With ``sample_weight`` s (scikit-learn's objective): the data loss is
     sum(s_i loss_i) / sum(s) and the penalty (l2 / 2 sum(s)) ||W||^2 + (l1 /
     sum(s)) |W|: the weights' sum takes the place of the number of rows, and
-    "correct" sums the weights of the correct rows."""
+    "correct" sums the weights of the correct rows.  ``mass``: sum(s), when
+    the caller has it."""
     m = Xb.shape[0]
-    mass = m if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
+    if sample_weight is None:
+        mass = m
+    elif mass is None:
+        mass = float(np.sum(sample_weight, dtype=np.float64))
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
     for layer in dense:
         # folded into dW by the dense backward kernel as (l2 / m) W

@@ -155,3 +155,31 @@ def test_a_wrong_bias_gradient_fails_its_own_row(monkeypatch):
     assert not between.passed and between.failed_parameters == ["dense_1.b"]
     assert not between.parameter_passed("dense_1.b") and between.parameter_passed("dense_1.W")
     assert "dense_1.b above the threshold" in between.verdict
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_coordinates_across_a_relu_kink_are_left_out_and_said(batchnorm):
+    # a unit whose pre-activation is 3e-6 on one row: a step of 1e-5 on its
+    # bias crosses 0, where the difference quotient is not the derivative
+    rng = np.random.default_rng(0)
+    layers = [fn.Dense(3, "relu")] + ([fn.BatchNorm()] if batchnorm else [])   # Z -> BN -> relu
+    model = fn.Sequential(layers + [fn.Dense(2, "softmax")], input_dim=2, dtype="float64", seed=0)
+    X = rng.normal(size=(6, 2))
+    y = np.array([0, 1, 0, 1, 1, 0])
+    W, b = model.layers[0].W, model.layers[0].b
+    if batchnorm:
+        # the normalized pre-activation of unit 0, row 0, a hair above 0
+        bn = model.layers[1]
+        z = X @ W[:, 0]                     # the Dense before a BatchNorm has no bias
+        zhat = (z - z.mean()) / np.sqrt(z.var() + bn.eps)
+        bn.beta[0] = 3e-6 - bn.gamma[0] * zhat[0]
+    else:
+        b[0] = 3e-6 - X[0] @ W[:, 0]
+    result = fn.gradient_check(model, X, y, epsilon=1e-5, threshold=1e-6)
+    assert any("left out: a ReLU pre-activation changed sign" in n for n in result.notes), \
+        result.notes
+    assert result.passed, (result.difference, result.per_parameter)
+    assert result.n_checked < result.n_total
+    # a step that does not reach the kink checks every coordinate
+    small = fn.gradient_check(model, X, y, epsilon=1e-8, threshold=1e-6)
+    assert small.n_checked == small.n_total and small.passed

@@ -120,12 +120,12 @@ def test_shuffled_weighted_loss_is_the_rows_average_of_the_batches(monkeypatch):
     # shuffled, 3 targets, alpha > 0: the epoch loss needs each batch's
     # weights' sum in the order fastnn's loop drew; record what it used
     used, drawn = [], []
-    weights_of = fastnn.training.Fit._weights_of
+    epoch_weights = fastnn.training.Fit._epoch_weights
 
-    def recording(self, order, lo, hi):
-        w = weights_of(self, order, lo, hi)
-        drawn.append(float(np.sum(w, dtype=np.float64)))
-        return w
+    def recording(self, order):
+        w, masses = epoch_weights(self, order)
+        drawn.extend(float(np.sum(w[lo:hi], dtype=np.float64)) for lo, hi in self.bounds)
+        return w, masses
 
     on_epoch_begin = fsk._Epochs.on_epoch_begin
 
@@ -133,7 +133,7 @@ def test_shuffled_weighted_loss_is_the_rows_average_of_the_batches(monkeypatch):
         on_epoch_begin(self, epoch, logs)
         used.extend(self.masses)
 
-    monkeypatch.setattr(fastnn.training.Fit, "_weights_of", recording)
+    monkeypatch.setattr(fastnn.training.Fit, "_epoch_weights", recording)
     monkeypatch.setattr(fsk._Epochs, "on_epoch_begin", remembering)
     sw = weights(200)
     reg = MLPRegressor(hidden_layer_sizes=(8,), random_state=0, max_iter=4, alpha=1.0,

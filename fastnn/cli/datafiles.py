@@ -56,14 +56,15 @@ _READ_ERRORS = (OSError, EOFError, UnicodeError)
 
 
 class Data(NamedTuple):
-    X: np.ndarray
+    X: np.ndarray              # or fastnn.data.MappedRows: columns of a mapped .npy
     y: Optional[np.ndarray]
     note: Optional[str] = None
+    sample_weight: Optional[np.ndarray] = None
 
 
 def read_data(path, *, label_column=None, part="train", labels=True, n_features=None,
-              header=None, skip_rows=0):
-    """``Data(X, y, note)`` of a data file.
+              header=None, skip_rows=0, weight_column=None):
+    """``Data(X, y, note, sample_weight)`` of a data file.
 
     labels : True when the command needs labels (y is never None then);
         False when it does not (y may be None).
@@ -71,6 +72,12 @@ def read_data(path, *, label_column=None, part="train", labels=True, n_features=
         is exactly that holds no label column.
     header : None (detect), True or False: is the first line a header?
     skip_rows : lines to skip at the top of a text file.
+    weight_column : the column of the examples' weights in a table (as
+        ``label_column``), or the entry of an .npz archive; None: no weights.
+
+    A .npy file is memory-mapped: X is a view of the file (or, when the
+    label or weight column sits between feature columns, a
+    ``fastnn.data.MappedRows`` of it), never read whole here.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -92,12 +99,12 @@ def read_data(path, *, label_column=None, part="train", labels=True, n_features=
             if label_column is not None:
                 raise CLIError(f"--label-column applies to CSV and .npy tables; {path} is an "
                                f".npz archive (its labels are the entry y)")
-            X, y = _read_npz(path, part)
+            X, y, w = _read_npz(path, part, weight_column)
         else:
-            X, y = _read_npy(path, label_column, labels, n_features)
+            X, y, w = _read_npy(path, label_column, labels, n_features, weight_column)
     elif compression == ".zip" or kind in _DELIMITERS:
-        X, y, note = _CSV(path, compression, kind).read(header, skip_rows, label_column, labels,
-                                                         n_features)
+        X, y, w, note = _CSV(path, compression, kind).read(header, skip_rows, label_column,
+                                                            labels, n_features, weight_column)
     else:
         raise CLIError(f"{path}: unknown data format {kind or '(no extension)'!r}; expected "
                        f"{DATA_FORMATS}")
@@ -118,7 +125,22 @@ def read_data(path, *, label_column=None, part="train", labels=True, n_features=
             raise CLIError(f"{path} has {len(X)} examples but {len(y)} labels{hint}")
         if y.dtype.kind == "S":
             y = y.astype(str)
-    return Data(X, y, note)
+    if w is not None:
+        _check_weights(w, len(X), path)
+    return Data(X, y, note, w)
+
+
+def _check_weights(w, m, path):
+    if w.ndim != 1 or len(w) != m or w.dtype.kind not in "biuf":
+        raise CLIError(f"{path}: the weights must be one number per example ({m}); got shape "
+                       f"{w.shape} and dtype {w.dtype}")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise CLIError(f"{path}: the weight of example {row + 1} is {w[row]:g}; weights must "
+                       f"be finite and >= 0")
+    if not w.any():
+        raise CLIError(f"{path}: every weight is 0; nothing would be learned")
 
 
 def check_features(X, n_features, data_path, model_path):
@@ -141,7 +163,7 @@ def _kinds(path):
 
 # ---------------------------------------------------------------- arrays
 
-def _read_npz(path, part):
+def _read_npz(path, part, weight_entry=None):
     try:
         with np.load(path, allow_pickle=False) as archive:
             names = set(archive.files)
@@ -153,46 +175,82 @@ def _read_npz(path, part):
             else:
                 raise CLIError(f"{path} has the entries {sorted(names)}; expected X and y, or "
                                f"the Keras layout x_train, y_train[, x_test, y_test]")
-            return archive[keys[0]], (archive[keys[1]] if keys[1] in names else None)
+            if weight_entry is not None and weight_entry not in names:
+                raise CLIError(f"{path} has no entry {weight_entry!r} (--weight-column names an "
+                               f"entry of an .npz archive); its entries are {sorted(names)}")
+            return (archive[keys[0]], archive[keys[1]] if keys[1] in names else None,
+                    None if weight_entry is None else archive[weight_entry])
     except CLIError:
         raise
     except Exception as exc:   # zipfile, pickle refusals, truncated files: all "unreadable"
         raise CLIError(f"{path} is not a readable .npz archive ({exc})") from None
 
 
-def _read_npy(path, label_column, labels, n_features):
+def _read_npy(path, label_column, labels, n_features, weight_column):
     try:
-        table = np.load(path, allow_pickle=False)
+        # memory-mapped: a table larger than memory trains from the file
+        table = np.load(path, allow_pickle=False, mmap_mode="r")
     except Exception as exc:
         raise CLIError(f"{path} is not a readable .npy file ({exc})") from None
     if table.ndim != 2 or table.dtype.kind not in "biuf":
         raise CLIError(f"{path} holds an array of shape {table.shape} and dtype {table.dtype}; "
                        f"a .npy file is read as a table of numbers: one example per row, the "
                        f"label in the last column (see --label-column)")
-    index = _label_index(label_column, table.shape[1], None, path, labels, n_features)
-    if index is None:
-        return table, None
-    return np.delete(table, index, axis=1), table[:, index]
+    index, windex = _label_and_weight(label_column, weight_column, table.shape[1], None, path,
+                                      labels, n_features)
+    others = [i for i in (index, windex) if i is not None]
+    y, w = (None if i is None else np.array(table[:, i]) for i in (index, windex))
+    features = [i for i in range(table.shape[1]) if i not in others]
+    lo, hi = features[0], features[-1] + 1
+    if hi - lo == len(features):
+        return table[:, lo:hi], y, w            # a view of the map
+    from fastnn.data import MappedRows
+    return MappedRows(table, columns=np.array(features)), y, w
 
 
-def _label_index(spec, n_columns, names, path, labels, n_features, sklearn=False):
+def _label_and_weight(spec, weight_spec, n_columns, names, path, labels, n_features,
+                      sklearn=False):
+    """(label column, weight column) of a table; either may be None (the
+    table holds no labels; no weights were asked for)."""
+    windex = None
+    if weight_spec is not None:
+        windex = _column(weight_spec, n_columns, names, path, "--weight-column", sklearn)
+    index = _label_index(spec, n_columns, names, path, labels, n_features, sklearn, windex)
+    if index is not None and index == windex:
+        raise CLIError(f"{path}: column {index} cannot hold both the labels and the weights")
+    return index, windex
+
+
+def _label_index(spec, n_columns, names, path, labels, n_features, sklearn=False,
+                 windex=None):
     """The column index of the labels (None: the table holds features only).
 
     spec : ``--label-column``, a 0-based index (negative from the end) or a
-    header name; None is the last column."""
+    header name; None is the last column (the last but the weight column
+    ``windex``, when that is last)."""
+    data_columns = n_columns - (windex is not None)
     if n_features is not None:
         # the model knows its width: say so in terms of columns, which is what the user sees
-        if not labels and spec is None and n_columns == n_features:
+        if not labels and spec is None and data_columns == n_features:
             return None      # features only, as predict may get them
-        if n_columns != n_features + 1:
+        if data_columns != n_features + 1:
             optional = " (and optionally a label column)" if not labels else " and a label column"
-            raise CLIError(f"{path} has {n_columns} columns; the model takes {n_features} "
-                           f"features{optional}")
-    if n_columns < 2:
+            weights = " besides its weight column" if windex is not None else ""
+            hint = (" (is one a column of weights? name it with --weight-column)"
+                    if windex is None and data_columns == n_features + 2 else "")
+            raise CLIError(f"{path} has {data_columns} columns{weights}; the model takes "
+                           f"{n_features} features{optional}{hint}")
+    if data_columns < 2:
         raise CLIError(f"{path} has one column: it needs feature columns and a label column "
                        f"(fastnn reads comma-separated values; .tsv files tab-separated)")
     if spec is None:
-        return n_columns - 1
+        return n_columns - 1 if windex != n_columns - 1 else n_columns - 2
+    return _column(spec, n_columns, names, path, "--label-column", sklearn)
+
+
+def _column(spec, n_columns, names, path, flag, sklearn=False):
+    """The 0-based index of column ``spec``: an index (negative from the
+    end) or a header name."""
     spec = str(spec).strip()
     try:
         index = int(spec)
@@ -208,7 +266,7 @@ def _label_index(spec, n_columns, names, path, labels, n_features, sklearn=False
             raise CLIError(f"{path} has no column named {spec!r}{where}") from None
         return names.index(spec)
     if not -n_columns <= index < n_columns:
-        raise CLIError(f"--label-column {index} is out of range for {path}, which has "
+        raise CLIError(f"{flag} {index} is out of range for {path}, which has "
                        f"{n_columns} columns (0 to {n_columns - 1}, or -1 for the last)")
     return index % n_columns
 
@@ -315,9 +373,9 @@ class _CSV:
                         break
         return first, number, rows
 
-    def read(self, header, skip_rows, label_column, labels, n_features):
+    def read(self, header, skip_rows, label_column, labels, n_features, weight_column=None):
         try:
-            return self._read(header, skip_rows, label_column, labels, n_features)
+            return self._read(header, skip_rows, label_column, labels, n_features, weight_column)
         except CLIError:
             raise
         except _READ_ERRORS as exc:
@@ -330,7 +388,7 @@ class _CSV:
                 raise self._unreadable(exc) from None
             raise
 
-    def _read(self, header, skip_rows, label_column, labels, n_features):
+    def _read(self, header, skip_rows, label_column, labels, n_features, weight_column):
         path = self.path
         first, first_number, rows = self._sample(skip_rows)
         if first is None:
@@ -339,10 +397,10 @@ class _CSV:
         width = len(rows[0][1]) if rows else len(first)
         sklearn = _sklearn_header(first, width) if header is not False else None
         if sklearn is not None:
-            index = _label_index(label_column, width, None, path, labels, n_features,
-                                 sklearn=True)
+            index, windex = _label_and_weight(label_column, weight_column, width, None, path,
+                                              labels, n_features, sklearn=True)
             if index is None or all(_is_number(f[index]) for _, f in rows if len(f) > index):
-                X, y = self._table(first_number, index, False)
+                X, y, w = self._table(first_number, index, False, windex)
                 # "1,2,cat" over rows of 3 values is data unless there is 1 row
                 if header or len(X) == sklearn[0]:
                     note = (f"line {first_number} read as a scikit-learn header: {sklearn[0]} "
@@ -352,7 +410,7 @@ class _CSV:
                                 if sklearn[2] else ""))
                     if sklearn[2] and y is not None:
                         y = self._name_classes(y, sklearn[2], first_number)
-                    return X, y, note
+                    return X, y, w, note
         if header is None:
             header = _looks_like_header(first, rows)
         names = [x.strip() for x in first] if header else None
@@ -362,17 +420,18 @@ class _CSV:
                            f"column{'s' if len(names) > 1 else ''} but the rows have {width}; "
                            f"pass --no-header if line {first_number} is data, or --skip-rows "
                            f"{first_number} to skip it")
-        index = _label_index(label_column, width, names, path, labels, n_features)
+        index, windex = _label_and_weight(label_column, weight_column, width, names, path,
+                                          labels, n_features)
         below = rows if names is not None else [(first_number, first)] + rows
         text_labels = index is not None and any(
             len(fields) > index and not _is_number(fields[index]) for _, fields in below)
         # physical lines before the first row of data: loadtxt's skiprows counts them all
         data_start = first_number if names is not None else first_number - 1
-        X, y = self._table(data_start, index, text_labels)
-        return X, y, note
+        X, y, w = self._table(data_start, index, text_labels, windex)
+        return X, y, w, note
 
-    def _table(self, data_start, index, text_labels):
-        """(X, y) by np.loadtxt; on a refusal, the line and column to blame."""
+    def _table(self, data_start, index, text_labels, windex=None):
+        """(X, y, weights) by np.loadtxt; on a refusal, the line and column to blame."""
         codes = {}
         kwargs = dict(delimiter=self.delimiter, quotechar='"', skiprows=data_start, ndmin=2,
                       dtype=np.float64, comments="#")
@@ -385,12 +444,16 @@ class _CSV:
         except ValueError as exc:
             problem = self._find_problem(data_start, index, text_labels)
             if problem == "text label":
-                return self._table(data_start, index, True)
+                return self._table(data_start, index, True, windex)
             raise CLIError(problem or f"{self.path}: {exc}") from None
         if table.size == 0:
             raise CLIError(f"{self.path} has no data rows")
+        w = None if windex is None else table[:, windex].copy()
+        if windex is not None:
+            table = np.delete(table, windex, axis=1)
+            index = index if index is None or index < windex else index - 1
         if index is None:
-            return table, None
+            return table, None, w
         y = table[:, index]
         if text_labels:
             y = y.astype(np.intp)
@@ -399,7 +462,7 @@ class _CSV:
                 raise CLIError(f"{self.path} line {line}: the label (column {index + 1}) is "
                                f"empty; every example needs a label")
             y = np.array(list(codes), dtype=str)[y]
-        return np.delete(table, index, axis=1), y
+        return np.delete(table, index, axis=1), y, w
 
     def _find_problem(self, data_start, index, text_labels):
         """The first line np.loadtxt refuses, as a message (1-based line and

@@ -69,20 +69,20 @@ def add_parsers(add):
 def _model_and_data(parser, data_help=_DATA_HELP):
     parser.add_argument("model", metavar="MODEL", help="a model saved by fastnn train")
     parser.add_argument("data", metavar="DATA", help=data_help)
-    add_data_flags(parser)
+    add_data_flags(parser, weights=True)
 
 
 def _load(args, labels):
-    """(model, X, y or None): y as the model takes it (its class names, when it
-    answers in names; else numbers)."""
+    """(model, X, y or None, weights or None): y as the model takes it (its
+    class names, when it answers in names; else numbers)."""
     from fastnn.model import load_model
 
     model = load_model(args.model)
-    X, y, _ = read_args_data(args, part="test", labels=labels, n_features=model.input_dim)
+    X, y, _, w = read_args_data(args, part="test", labels=labels, n_features=model.input_dim)
     check_features(X, model.input_dim, args.data, args.model)
     if y is not None and labels:          # predict ignores a label column
         y = _labels_for(model, args, y)
-    return model, X, y
+    return model, X, y, w
 
 
 def _labels_for(model, args, y):
@@ -106,9 +106,10 @@ def _labels_for(model, args, y):
 
 
 def evaluate(args):
-    model, X, y = _load(args, labels=True)
-    print(f"{args.model} on {args.data} ({len(X)} examples): "
-          f"{format_metrics(model.evaluate(X, y))}")
+    model, X, y, w = _load(args, labels=True)
+    weighted = "" if w is None else ", weighted"
+    print(f"{args.model} on {args.data} ({len(X)} examples{weighted}): "
+          f"{format_metrics(model.evaluate(X, y, sample_weight=w))}")
     if model.output_layer.activation == "softmax" and y.ndim == 1:
         classes = getattr(model, "classes_", None)
         index = y if classes is None else np.searchsorted(classes, y)
@@ -121,7 +122,7 @@ def evaluate(args):
 def predict(args):
     if args.output is not None:
         check_output(args.output)
-    model, X, _ = _load(args, labels=False)
+    model, X, _, _ = _load(args, labels=False)
     classes = getattr(model, "classes_", None)
     if args.proba:
         values = model.predict_proba(X)
@@ -148,9 +149,10 @@ def gradcheck(args):
 
     if args.rows < 1:
         raise ValueError(f"--rows must be at least 1; got {args.rows}")
-    model, X, y = _load(args, labels=True)
+    model, X, y, w = _load(args, labels=True)
     rows = min(args.rows, len(X))
-    result = gradient_check(model, X[:rows], y[:rows], l2=args.l2, epsilon=args.epsilon,
+    weights = {} if w is None else {"sample_weight": w[:rows]}
+    result = gradient_check(model, X[:rows], y[:rows], **weights, l2=args.l2, epsilon=args.epsilon,
                             threshold=args.threshold, max_coordinates=args.max_coordinates or None,
                             seed=args.seed)
     print(f"gradient check of {args.model} on {rows} rows of {args.data}: "

@@ -57,7 +57,7 @@ def add_parsers(add):
     p.add_argument("--config", metavar="FILE.toml", help="hyperparameters from a TOML file")
     p.add_argument("--output", "-o", metavar="PATH", default="model.fnn",
                    help="where to save the model (default: model.fnn)")
-    add_data_flags(p)
+    add_data_flags(p, weights=True)
     p.add_argument("--threads", type=int, help="threads of the kernels and BLAS "
                    "(default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
@@ -65,11 +65,18 @@ def add_parsers(add):
     p.set_defaults(run=run)
 
 
-def add_data_flags(parser):
+def add_data_flags(parser, weights=False):
     parser.add_argument("--label-column", metavar="COLUMN",
                         help="column of the labels in a CSV or .npy table: a 0-based index "
                              "(negative counts from the end) or a header name (default: the "
                              "last column)")
+    if weights:
+        parser.add_argument("--weight-column", metavar="COLUMN",
+                            help="column of the examples' weights (numbers >= 0) in a CSV or "
+                                 ".npy table, as --label-column; in an .npz archive, the name "
+                                 "of its entry of weights.  The cost and the reported loss and "
+                                 "accuracy become weighted means; a weight of 2 counts an "
+                                 "example twice, 0 leaves it out")
     parser.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
                         help="the CSV's first line is a header (--header) or data "
                              "(--no-header); default: a header when it has text where the rows "
@@ -82,7 +89,8 @@ def add_data_flags(parser):
 def read_args_data(args, **kwargs):
     """``datafiles.read_data`` of the command's DATA and data flags."""
     return read_data(args.data, label_column=args.label_column, header=args.header,
-                     skip_rows=args.skip_rows, **kwargs)
+                     skip_rows=args.skip_rows,
+                     weight_column=getattr(args, "weight_column", None), **kwargs)
 
 
 class TrainingData(NamedTuple):
@@ -91,23 +99,31 @@ class TrainingData(NamedTuple):
     n_outputs: int
     classes: Optional[np.ndarray]      # the class names of text labels, or None
     note: Optional[str]                # what the CSV's first line was taken for
+    sample_weight: Optional[np.ndarray] = None
 
 
 def load_training_data(args, task):
     """The training file of ``args`` (DATA and the data flags), labels ready."""
-    X, y, note = read_args_data(args)
+    X, y, note, w = read_args_data(args)
     y, n_outputs, classes = build.prepare_targets(y, task, args.data)
-    return TrainingData(X, y, n_outputs, classes, note)
+    return TrainingData(X, y, n_outputs, classes, note, w)
 
 
-def split_dev(X, y, settings):
-    """((X_train, y_train), (X_dev, y_dev) or None), seeded by the settings' seed."""
+def split_dev(X, y, settings, sample_weight=None):
+    """((X_train, y_train), (X_dev, y_dev) or None), seeded by the settings'
+    seed; with ``sample_weight``, each part is (X, y, weights).  The parts of
+    a memory-mapped X are views of its rows (fastnn.data.MappedRows)."""
     from fastnn.data import train_dev_test_split
 
     fraction = config.get(settings, "dev_fraction")
     if not fraction:
-        return (X, y), None
-    return train_dev_test_split(X, y, dev=fraction, test=0, seed=config.get(settings, "seed"))
+        return ((X, y) if sample_weight is None else (X, y, sample_weight)), None
+    if sample_weight is None:
+        return train_dev_test_split(X, y, dev=fraction, test=0, seed=config.get(settings, "seed"))
+    # the rows' numbers split with X: weights and labels follow them
+    rows = np.arange(len(y))
+    parts = train_dev_test_split(X, rows, dev=fraction, test=0, seed=config.get(settings, "seed"))
+    return tuple((part, y[i], sample_weight[i]) for part, i in parts)
 
 
 def run(args):
@@ -138,7 +154,7 @@ def train_and_save(data, data_name, settings, output, verbose, command="train"):
 
     get = lambda name: config.get(settings, name)  # noqa: E731
     X, y, classes = data.X, data.y, data.classes
-    train, dev = split_dev(X, y, settings)
+    train, dev = split_dev(X, y, settings, data.sample_weight)
     model = build.build_model(settings, X.shape[1], data.n_outputs)
     if get("normalize"):
         model.normalizer = fn.Normalizer().fit(train[0])
@@ -152,20 +168,24 @@ def train_and_save(data, data_name, settings, output, verbose, command="train"):
         print(f"      {data.note}")
     print(model.summary())
     print(f"optimizer: {describe_optimizer(kwargs['optimizer'])}")
+    if data.sample_weight is not None:
+        print("weights: the cost, loss and accuracy are weighted by the examples' weights")
     # the model keeps the class names (classes_) when it is given them as labels
-    train = (train[0], build.model_labels(train[1], classes))
-    dev = None if dev is None else (dev[0], build.model_labels(dev[1], classes))
+    train = (train[0], build.model_labels(train[1], classes)) + tuple(train[2:])
+    dev = None if dev is None else (dev[0], build.model_labels(dev[1], classes)) + tuple(dev[2:])
+    weights = {} if data.sample_weight is None else {"sample_weight": train[2]}
     with _normalize_hint(train[0], command) as hint:
-        history = model.fit(*train, validation_data=dev, **kwargs)
+        history = model.fit(*train[:2], validation_data=dev, **weights, **kwargs)
     if history.stop_reason:
         print(history.stop_reason)
 
     for name, part in (("train", train), ("dev", dev)):
         if part is not None:
-            print(f"{name:>5}: {format_metrics(model.evaluate(*part))}")
+            w = part[2] if len(part) > 2 else None
+            print(f"{name:>5}: {format_metrics(model.evaluate(*part[:2], sample_weight=w))}")
     if dev is not None and model.output_layer.activation == "softmax":
         # the course's first advice comes before a bigger network
-        print_diagnosis(model.diagnose(train, dev),
+        print_diagnosis(model.diagnose(train[:2], dev[:2]),
                         first="normalize the inputs first (--normalize): the rest assumes "
                               "normalized inputs" if hint["warned"] else None)
     model.save(output)
