@@ -1,6 +1,5 @@
 """Inference of one trained network in each implementation bench/ compares
-(imported by bench/workloads.py in a worker process, and by
-bench/onnx_batchnorm.py).
+(imported by bench/workloads.py in a worker process).
 
 Networks (``NETS``), MNIST-shaped, float32, the same weights everywhere
 (drawn from a fixed seed: He-scaled W, small b; BatchNorm with gamma, beta

@@ -39,7 +39,8 @@ The graph (inference mode: BatchNorm's running averages, Dropout removed):
 - BatchNorm: ``batchnorm="fold"`` (default) folds it into the Gemm before it
   (``W' = W * s``, ``b' = beta - mean * s`` with ``s = gamma / sqrt(var +
   eps)``, computed in float64 and rounded once): one node fewer per layer,
-  and faster in ONNX Runtime (bench/onnx_batchnorm.py: see bench/README.md).
+  and faster in ONNX Runtime (the ort and ort_node columns of
+  bench/bench_inference.py; figures in bench/README.md).
   ``batchnorm="node"`` keeps an ONNX BatchNormalization node with the
   running statistics, for tools that want to see or retrain them.
 - Metadata (``metadata_props``): ``fastnn.version``, ``fastnn.kind`` (the
