@@ -1,7 +1,7 @@
 """The report of one bench/ run: what it ran on, ratio tables, targets.
 
     pytest bench --benchmark-only --benchmark-json=out.json
-    python bench/report.py out.json [--stat min|median] [--check]
+    python bench/report.py out.json [more.json ...] [--stat min|median] [--check]
 
 Every figure comes from a worker process running one implementation alone
 (bench/conftest.py); times are the min over rounds (--stat median for the
@@ -16,6 +16,8 @@ Targets (the issue's "done means"):
              at each thread count; with PyTorch or scikit-learn loaded first,
              <= 1.15x the plain process
   wide       fastnn no slower than torch at widths 1024/4096, batches 128/1024
+  inference  fastnn's predict_proba at most ONNX Runtime's time on the
+             exported file at 1 row (latency) and at 10,000 rows (throughput)
 """
 import argparse
 import json
@@ -39,7 +41,8 @@ def collect(data, stat="min"):
         if "workload" not in info:
             continue
         params = tuple(sorted((k, v) for k, v in info.items()
-                              if k in ("m", "n_in", "n_out", "n", "width", "batch")))
+                              if k in ("m", "n_in", "n_out", "n", "width", "batch", "rows",
+                                       "net")))
         env = tuple(sorted((info.get("env") or {}).items()))
         key = (info["workload"], params, info["impl"], info["threads"], info.get("peer", "none"),
                env)
@@ -276,6 +279,33 @@ def wide_table(res, threads, targets):
     return lines
 
 
+def inference_table(res, threads, targets):
+    """Inference latency per rows, each implementation in its own process."""
+    keys = sorted({k[1] for k in res if k[0] == "inference" and k[3] == threads},
+                  key=lambda p: (dict(p)["net"], dict(p)["rows"]))
+    if not keys:
+        return []
+    impls = [("fastnn", "none", "fastnn"), ("fastnn", "torch", "fastnn+torch"),
+             ("ort", "none", "ort"), ("ort_node", "none", "ort_node"), ("torch", "none", "torch")]
+    lines = [f"inference (predict_proba of MNIST rows), {threads} thread(s): time per call",
+             f"  {'':18s}" + "".join(f"{label:>13s}" for _, _, label in impls)
+             + f"{'fastnn/ort':>12s}{'fastnn/torch':>14s}"]
+    for params in keys:
+        p = dict(params)
+        row = {label: res.get(("inference", params, impl, threads, peer, ()))
+               for impl, peer, label in impls}
+        f, o = row["fastnn"], row["ort"]
+        lines.append(f"  {p['net']:7s} {p['rows']:>6d} rows" + "".join(
+            f"{_t(row[label]):>13s}" for _, _, label in impls)
+            + f"{_f(_r(f, o)):>12s}{_f(_r(f, row['torch'])):>14s}")
+        if p["rows"] in (1, 10_000):
+            what = "latency" if p["rows"] == 1 else "throughput"
+            ratio = _r(f, o)
+            targets.add(f"inference {p['net']} {p['rows']} rows ({what}), {threads}t: fastnn/ort",
+                        ratio, ratio is not None and ratio <= 1.0, "<= 1")
+    return lines
+
+
 def providers_table(res, threads):
     rows = {k[2]: v for k, v in res.items() if k[0] == "gemm_epoch" and k[3] == threads}
     if not rows:
@@ -305,6 +335,7 @@ def build(data, stat="min"):
                       simple_table(res, "adam", "Adam step (n parameters)",
                                    ("fastnn", "twin", "numpy", "torch", "floor"), th, targets),
                       epoch_table(res, th, targets), wide_table(res, th, targets),
+                      inference_table(res, th, targets),
                       scale_table(res, scale_memory(data), th, targets),
                       providers_table(res, th)):
             if block:
@@ -318,13 +349,19 @@ def build(data, stat="min"):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("json")
+    parser.add_argument("json", nargs="+",
+                        help="pytest-benchmark JSON files; several: the best of the runs "
+                             "(each figure the min, or median, over all of them)")
     parser.add_argument("--stat", default="min", choices=("min", "median"))
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
-    with open(args.json) as f:
-        data = json.load(f)
+    data = {"benchmarks": []}
+    for path in args.json:
+        with open(path) as f:
+            run = json.load(f)
+        data["benchmarks"] += run.get("benchmarks", [])
+        data.setdefault("machine_info", run.get("machine_info", {}))
     text, targets = build(data, args.stat)
     sys.stdout.write(text)
     return 1 if args.check and targets.failed else 0

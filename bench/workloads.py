@@ -34,6 +34,10 @@ Workloads and implementations:
       into row blocks on OpenMP threads, the BLAS on one each)
   wide (width, batch): one epoch over 20,000 rows of 784 -> width -> width
       -> 10: fastnn, torch
+  inference (rows, net): predicted probabilities of MNIST-shaped networks
+      (bench/inference.py): fastnn (predict_proba), ort (ONNX Runtime on
+      fastnn.onnx's file, BatchNorm folded), ort_node (BatchNormalization
+      nodes), torch (eager, inference_mode)
   scale: sample weights, partial_fit and a memory-mapped file of 1.57 GB
       against a plain fit's epoch (see scale())
   gemm_epoch (provider): the epoch's GEMMs on one BLAS: openblas (NumPy's),
@@ -49,6 +53,7 @@ import sys
 import numpy as np
 
 import epoch as ep
+import inference as inf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 THREADS = int(os.environ.get("FASTNN_BENCH_THREADS", "1"))
@@ -582,7 +587,36 @@ def gemm_epoch(impl, rows=60_000, rounds=None):
     return lambda: lib.fnn_bench_epoch(b.sgemm, b.kind, buffers, rows, ep.BATCH, split_threads)
 
 
+# ---------------------------------------------------------------- inference
+
+_PREDICT = {}        # (impl, net) -> the prediction callable, made once per worker
+
+
+def inference(impl, rows, net="mlp"):
+    """One round = the class probabilities of ``rows`` MNIST rows."""
+    X, _ = inf.inputs(rows)
+    key = (impl, net)
+    if key not in _PREDICT:
+        if impl == "fastnn":
+            _PREDICT[key] = inf.fastnn_predict(_fastnn(), net)
+        elif impl in ("ort", "ort_node"):
+            try:
+                import onnxruntime  # noqa: F401
+            except ImportError:
+                raise Skip("onnxruntime is not installed (pip install onnxruntime)") from None
+            _numpy_blas()
+            _PREDICT[key] = inf.ort_predict(net, THREADS, "node" if impl == "ort_node" else "fold")
+        elif impl == "torch":
+            _PREDICT[key] = inf.torch_predict(_torch(), net)
+        else:
+            raise ValueError(impl)
+    predict = _PREDICT[key]
+    _check(predict(X), inf.reference(net, X), f"{impl} {net} inference, {rows} rows")
+    return lambda: predict(X)
+
+
 WORKLOADS = {
+    "inference": inference,
     "dense_forward": dense_forward,
     "dense_backward": dense_backward,
     "batchnorm": batchnorm,

@@ -19,6 +19,9 @@ except ModuleNotFoundError as _exc:         # pragma: no cover - depends on the 
         f"installed fastnn, or build here with `python setup.py build_ext --inplace`") from None
 
 from fastnn import augment, data, ops, schedules
+# fastnn.onnx.export: the onnx package itself is imported on use.  Not in __all__:
+# `from fastnn import *` would rebind a script's own `import onnx`.
+from fastnn import onnx
 from fastnn.callbacks import (Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint,
                               TerminateOnNaN)
 from fastnn.diagnosis import diagnose

@@ -151,6 +151,13 @@ def check_X(X, func, n_features=None, dtype=np.float32, normalizer=None):
     (when given), finite, C-contiguous in ``dtype``, through ``normalizer``
     (when given).  ``func`` names the caller in errors.  A memory-mapped X
     that needs converting comes back as ``MappedRows``, read block by block."""
+    if (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and normalizer is None
+            and X.flags.c_contiguous and X.shape[0] and X.shape[1] == (n_features or X.shape[1])):
+        # what predict mostly gets (the model's dtype, its width): only the
+        # finiteness check, without the conversion's Python around it
+        if not all_finite(X):
+            raise ValueError(f"{func}: X contains NaN or Inf")
+        return X
     if isinstance(X, MappedRows):
         if n_features is not None and X.shape[1] != n_features:
             raise ValueError(f"{func}: X must have {n_features} features (columns); "

@@ -250,8 +250,14 @@ class Sequential:
     # ------------------------------------------------------------ inference
     def _forward_eval(self, X, logits):
         """Inference forward in chunks; the output layer's logits or activations."""
-        out = np.empty((X.shape[0], self.output_dim), self.dtype)
         last = len(self.layers) - 1
+        if X.shape[0] <= _EVAL_CHUNK and type(X) is np.ndarray:
+            # one chunk: the output layer's array is the answer (no copy)
+            A = X
+            for i, layer in enumerate(self.layers):
+                A = layer.logits(A) if (i == last and logits) else layer.forward(A, False)
+            return A
+        out = np.empty((X.shape[0], self.output_dim), self.dtype)
         for lo in range(0, X.shape[0], _EVAL_CHUNK):
             A = X[lo:lo + _EVAL_CHUNK]
             for i, layer in enumerate(self.layers):

@@ -59,3 +59,15 @@ def test_hyperband_example_runs(tmp_path, monkeypatch):
     assert len(result.trials) == 27 + 12 + 6 + 4
     assert result.total_epochs == (27 + 9 * 2 + 3 * 6 + 18) + (12 * 3 + 4 * 6 + 18) + (6 * 9 + 2 * 18) + 4 * 27
     assert (tmp_path / "hyperband.db").exists()
+
+
+def test_onnx_example_runs(tmp_path, monkeypatch):
+    """The deployment example: export, then ONNX Runtime answers as predict does."""
+    pytest.importorskip("onnx", reason="the example exports with the onnx package "
+                                       "(pip install 'fastnn[onnx]')")
+    pytest.importorskip("onnxruntime", reason="the example runs the file in ONNX Runtime")
+    monkeypatch.chdir(tmp_path)
+    block = next(b for b in _blocks() if "fn.onnx.export" in b)
+    namespace = {}
+    exec(compile(block, "README onnx", "exec"), namespace)
+    assert (tmp_path / "digits.onnx").exists()

@@ -13,12 +13,12 @@ import sys
 import warnings
 
 import fastnn
-from fastnn.cli import bench, demo, saved_model, train, tune
+from fastnn.cli import bench, demo, export, saved_model, train, tune
 from fastnn.cli.errors import USAGE_ERROR, CLIError
 
 __all__ = ["main", "build_parser"]
 
-_COMMANDS = (demo, train, saved_model, tune, bench)
+_COMMANDS = (demo, train, saved_model, export, tune, bench)
 
 
 class _Parser(argparse.ArgumentParser):
