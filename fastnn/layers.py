@@ -304,6 +304,16 @@ class BatchNorm(Layer):
             return None
         return self._ws["Zt"] > 0
 
+    def folded_into(self, dense):
+        """(W, b) of one Dense computing ``dense`` then this layer in
+        inference mode: W * s and (b - running_mean) * s + beta, s = gamma /
+        sqrt(running_var + eps) (s and b in float64; W * s in W's dtype: one
+        pass over W)."""
+        s = self.gamma.astype(np.float64) / np.sqrt(self.running_var.astype(np.float64) + self.eps)
+        b = 0.0 if dense.b is None else dense.b.astype(np.float64)
+        W = np.multiply(dense.W, s.astype(dense.W.dtype))
+        return W, ((b - self.running_mean) * s + self.beta).astype(dense.W.dtype)
+
     def get_config(self):
         return {"kind": self.kind, "name": self.name, "momentum": self.momentum, "eps": self.eps}
 

