@@ -18,6 +18,17 @@ from tune_helpers import ends_itself, hangs, interrupts_its_search, logged_run
 needs_sigint = pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT with os.kill")
 
 
+@pytest.fixture
+def ctrl_c_raises():
+    """Python's own SIGINT handler for the test: a suite started in the
+    background by a non-interactive shell inherits SIGINT ignored, and a
+    Ctrl-C test would then wait out its objective."""
+    import signal
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def by_x(result):
     return {t.params["x"]: (t.status, t.error) for t in result.trials}
 
@@ -81,7 +92,7 @@ def test_a_trial_that_exits_fails_alone_on_dask(cluster_factory):
 
 @needs_sigint
 @pytest.mark.parametrize("swallow", [False, True], ids=["raised", "caught by the objective"])
-def test_ctrl_c_stops_a_search_in_this_process(tmp_path, swallow):
+def test_ctrl_c_stops_a_search_in_this_process(tmp_path, swallow, ctrl_c_raises):
     grid = {"x": [0, 1, 2], "local": [True], "swallow": [swallow]}
     search = tune.GridSearch(grid, interrupts_its_search, storage=tmp_path / "s.db")
     start = time.monotonic()
@@ -93,7 +104,7 @@ def test_ctrl_c_stops_a_search_in_this_process(tmp_path, swallow):
 
 
 @needs_sigint
-def test_ctrl_c_stops_a_search_in_worker_processes(tmp_path):
+def test_ctrl_c_stops_a_search_in_worker_processes(tmp_path, ctrl_c_raises):
     grid = {"x": [0, 1, 2, 3], "local": [False], "swallow": [False]}
     search = tune.GridSearch(grid, interrupts_its_search, storage=tmp_path / "s.db", n_jobs=2)
     start = time.monotonic()
