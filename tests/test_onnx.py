@@ -44,6 +44,12 @@ def outputs(ort, path, X):
     return dict(zip(names, sess.run(None, {"X": X})))
 
 
+def exported_outputs(ort, model, path, X):
+    """{output name: array} of ONNX Runtime on X, ``model`` exported to ``path``."""
+    fn.onnx.export(model, path)
+    return outputs(ort, path, X)
+
+
 def assert_close(got, want, dtype):
     """Elementwise relative difference below RTOL[dtype] (no absolute slack)."""
     assert got.dtype == want.dtype and got.shape == want.shape, (got.dtype, got.shape,
@@ -236,9 +242,7 @@ def test_linear_output_gives_values(ort, tmp_path, cancer, dtype):
                            fn.Dense(2, "linear")], input_dim=27, dtype=dtype, seed=2)
     model.normalizer = fn.Normalizer().fit(features)
     model.fit(features, targets, epochs=10, verbose=0)
-    path = tmp_path / "m.onnx"
-    fn.onnx.export(model, path)
-    got = outputs(ort, path, features.astype(dtype))
+    got = exported_outputs(ort, model, tmp_path / "m.onnx", features.astype(dtype))
     assert list(got) == ["values"]
     assert_values_close(got["values"], model.predict(features.astype(dtype)), dtype)
 
@@ -351,16 +355,14 @@ def test_classifier_labels_and_probabilities(sk, ort, tmp_path, digits, dtype, k
               "multilabel": np.c_[y % 2, y > 4, y == 3].astype(np.int64)}[kind]
     clf = _fit_quietly(sk.MLPClassifier((24,), max_iter=4, random_state=0, batch_norm=True,
                                         keep_prob=0.9), Xd, target)
-    path = tmp_path / "clf.onnx"
-    fn.onnx.export(clf, path)
-    got = outputs(ort, path, Xd)
+    got = exported_outputs(ort, clf, tmp_path / "clf.onnx", Xd)
     assert list(got) == ["label", "probabilities"]
     want = clf.predict(Xd)
     np.testing.assert_array_equal(got["label"], want)
     assert got["label"].shape == want.shape
     assert (got["label"].dtype == object) == (want.dtype.kind == "U")
     assert_close(got["probabilities"], clf.predict_proba(Xd), dtype)
-    meta = _metadata(path)
+    meta = _metadata(tmp_path / "clf.onnx")
     assert meta["fastnn.kind"] == "MLPClassifier"
     assert json.loads(meta["fastnn.estimator_params"])["hidden_layer_sizes"] == [24]
 
@@ -376,9 +378,7 @@ def test_regressor_values_as_predict(sk, ort, tmp_path, cancer, dtype, n_targets
         targets = targets[:, 0]
     reg = _fit_quietly(sk.MLPRegressor(hidden_layer_sizes=(16,), max_iter=20, random_state=0),
                        features.astype(dtype), targets)
-    path = tmp_path / "reg.onnx"
-    fn.onnx.export(reg, path)
-    got = outputs(ort, path, features.astype(dtype))
+    got = exported_outputs(ort, reg, tmp_path / "reg.onnx", features.astype(dtype))
     assert list(got) == ["values"]
     assert_values_close(got["values"], reg.predict(features.astype(dtype)), dtype)
 
