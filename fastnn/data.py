@@ -164,8 +164,8 @@ def check_X(X, func, n_features=None, dtype=np.float32, normalizer=None):
                              f"got {X.shape[1]}")
         if X.shape[0] == 0:
             raise ValueError(f"{func}: X is empty (shape {X.shape})")
-        if X.dtype.kind not in "biuf" or X.normalizer is not None:
-            X = MappedRows(X)     # its own conversion first, then the model's
+        if X.normalizer is not None:
+            X = MappedRows(X)     # its own normalizer first, then the model's
         return MappedRows(X.source, dtype, normalizer, X.rows, X.columns).check(func)
     mapped = isinstance(X, np.memmap)
     X = np.asarray(X)

@@ -88,11 +88,17 @@ class Layer:
     def backward(self, dA, need_dA_prev):
         raise NotImplementedError
 
+    # the workspace entry of a training forward's pre-activation (None: no activation)
+    _PRE_ACTIVATION = None
+
     def kink_signs(self):
         """Where the last training forward's pre-activations lie against 0,
         for a layer whose activation has a kink there (relu, leaky_relu): a
         new boolean array; None for smooth or no activation."""
-        return None
+        ws = getattr(self, "_ws", None)
+        if self._PRE_ACTIVATION is None or ws is None or self.train_activation not in _KINKED:
+            return None
+        return ws[self._PRE_ACTIVATION] > 0
 
     def get_config(self):
         return {"kind": self.kind, "name": self.name}
@@ -123,6 +129,8 @@ class Dense(Layer):
     """
 
     kind = "dense"
+
+    _PRE_ACTIVATION = "Z"
 
     def __init__(self, units, activation="relu", init="he", *, use_bias=True,
                  negative_slope=0.01, name=None):
@@ -192,11 +200,6 @@ class Dense(Layer):
         self._ws = ws
         return ws["A"]
 
-    def kink_signs(self):
-        if self.train_activation not in _KINKED or getattr(self, "_ws", None) is None:
-            return None
-        return self._ws["Z"] > 0
-
     def logits(self, A_prev):
         """Inference pre-activation ``A_prev @ W + b`` (what a fused loss takes)."""
         _, Z = ops.dense_forward(A_prev, self.W, self.b, "linear", keep_z=False)
@@ -236,6 +239,8 @@ class BatchNorm(Layer):
     """
 
     kind = "batchnorm"
+
+    _PRE_ACTIVATION = "Zt"
 
     def __init__(self, momentum=0.9, eps=1e-5, *, name=None):
         super().__init__(name)
@@ -298,11 +303,6 @@ class BatchNorm(Layer):
                                          negative_slope=self.negative_slope)
         dZ, _, _ = ops.batchnorm_backward(dA, ws["cache"], out=(ws["dZ"], self.dgamma, self.dbeta))
         return dZ
-
-    def kink_signs(self):
-        if self.train_activation not in _KINKED or getattr(self, "_ws", None) is None:
-            return None
-        return self._ws["Zt"] > 0
 
     def folded_into(self, dense):
         """(W, b) of one Dense computing ``dense`` then this layer in

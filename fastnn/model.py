@@ -17,6 +17,7 @@ every epoch and every dropout mask are derived from it, so the same seed and
 thread count give the same weights.
 """
 
+import functools
 import secrets
 
 import numpy as np
@@ -250,14 +251,8 @@ class Sequential:
     # ------------------------------------------------------------ inference
     def _forward_eval(self, X, logits):
         """Inference forward in chunks; the output layer's logits or activations."""
-        if X.shape[0] < 4 and type(X) is np.ndarray:
-            # predict on an example or two: the layers one by one, no planning
-            # (a call costs about 12 us: every microsecond shows)
-            last = len(self.layers) - 1
-            for i, layer in enumerate(self.layers):
-                X = layer.logits(X) if (i == last and logits) else layer.forward(X, False)
-            return X
-        steps = self._eval_steps(X.shape[0], logits)
+        # an example or two: no folds to plan (a call costs about 12 us)
+        steps = None if X.shape[0] < 4 else self._eval_steps(X.shape[0], logits)
         if X.shape[0] <= _EVAL_CHUNK and type(X) is np.ndarray:
             # one chunk: the output layer's array is the answer (no copy)
             return self._eval_chunk(X, steps, logits)
@@ -282,35 +277,30 @@ class Sequential:
         return A
 
     def _eval_steps(self, rows, logits):
-        """The inference forward as a list of functions of A (None: the
-        layers one by one, as they are).  A Dense and the
-        BatchNorm after it become one Dense with the BatchNorm folded into
-        its W and b from 4 rows per input of the Dense: folding passes once
-        over W (on one thread), BatchNorm twice over the rows' outputs, so
-        fewer rows keep the layers as they are (measured: 10,000 MNIST rows
-        through 784-256-BN-128-BN-10 6% faster on one thread)."""
-        layers, steps, last = self.layers, [], len(self.layers) - 1
-        if not any(rows >= 4 * layer.input_dim and isinstance(after, BatchNorm)
-                   for layer, after in zip(layers, layers[1:]) if isinstance(layer, Dense)):
-            return None         # nothing to fold: the layers one by one
-        i = 0
+        """The inference forward as a list of functions of A, or None when it
+        is the layers one by one.  A Dense and the BatchNorm after it become
+        one Dense with the BatchNorm folded into its W and b from 4 rows per
+        input of the Dense: folding passes once over W (on one thread),
+        BatchNorm twice over the rows' outputs, so fewer rows keep the layers
+        as they are (measured: 10,000 MNIST rows through 784-256-BN-128-BN-10
+        6% faster on one thread)."""
+        layers, last = self.layers, len(self.layers) - 1
+        steps, folded, i = [], False, 0
         while i <= last:
             layer = layers[i]
-            if (i < last and isinstance(layers[i + 1], BatchNorm) and isinstance(layer, Dense)
+            if (i < last and isinstance(layer, Dense) and isinstance(layers[i + 1], BatchNorm)
                     and rows >= 4 * layer.input_dim):
                 bn = layers[i + 1]
                 W, b = bn.folded_into(layer)
                 steps.append(lambda A, W=W, b=b, act=bn.eval_activation, slope=bn.negative_slope:
                              ops.dense_forward(A, W, b, act, keep_z=False,
                                                negative_slope=slope)[1])
-                i += 2
+                folded, i = True, i + 2
                 continue
-            if i == last and logits:
-                steps.append(layer.logits)
-            else:
-                steps.append(lambda A, layer=layer: layer.forward(A, False))
+            steps.append(layer.logits if (i == last and logits)
+                         else functools.partial(layer.forward, training=False))
             i += 1
-        return steps
+        return steps if folded else None
 
     def __call__(self, X):
         """The output activations of X in the current mode (see train/eval)."""
