@@ -221,8 +221,8 @@ def epoch_table(res, threads, targets):
 
 
 def scale_table(res, memory, threads, targets):
-    def get(impl):
-        return res.get(("scale", (), impl, threads, "none", ()))
+    def get(impl, peer="none"):
+        return res.get(("scale", (), impl, threads, peer, ()))
     fit, big = get("fit"), get("in_memory")
     rows = [("fit (MNIST, 60,000 rows)", get("fit"), fit),
             ("fit with sample_weight", get("weighted"), fit),
@@ -231,10 +231,13 @@ def scale_table(res, memory, threads, targets):
             ("500,000 rows memory-mapped (1.57 GB)", get("memmap"), big)]
     if not any(t is not None for _, t, _ in rows):
         return []
-    lines = [f"data at scale: an epoch, {threads} thread(s)"]
-    for label, t, base in rows:
+    lines = [f"data at scale: an epoch, {threads} thread(s)   (PyTorch imported first)"]
+    impls = ("fit", "weighted", "partial_fit", "in_memory", "memmap")
+    for (label, t, base), impl in zip(rows, impls):
         if t is not None:
-            lines.append(f"  {label:38s} {_t(t):>10s}   {_f(_r(t, base))}x")
+            peer = get(impl, "torch")
+            after = f"   ({_t(peer)}, {_f(_r(peer, t))}x)" if peer is not None else ""
+            lines.append(f"  {label:38s} {_t(t):>10s}   {_f(_r(t, base))}x{after}")
     anon = memory.get(("memmap", threads))
     if anon is not None:
         lines.append(f"  memory-mapped: RssAnon grew by {anon:.0f} MB during the fit")
